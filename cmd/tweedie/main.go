@@ -1,0 +1,38 @@
+// Command tweedie is a DICOM node for a reconstruction server.
+//
+//	tweedie serve [--config FILE] [--listen HOST:PORT] [--ae TITLE] [--state DIR]
+//	tweedie echo  [--calling-ae AE] CALLED@HOST:PORT
+//	tweedie send  [--calling-ae AE] CALLED@HOST:PORT PATH...
+//	tweedie config check FILE
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage:
+  tweedie serve [--config FILE] [--listen HOST:PORT] [--ae TITLE] [--state DIR]
+  tweedie echo  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT
+  tweedie send  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT PATH...
+  tweedie config check FILE
+run "tweedie COMMAND -h" for a command's flags`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmds := map[string]func([]string) int{
+		"serve":  cmdServe,
+		"echo":   cmdEcho,
+		"send":   cmdSend,
+		"config": cmdConfig,
+	}
+	run, ok := cmds[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "tweedie: unknown command %q\n%s\n", os.Args[1], usage)
+		os.Exit(2)
+	}
+	os.Exit(run(os.Args[2:]))
+}

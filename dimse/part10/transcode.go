@@ -1,0 +1,426 @@
+package part10
+
+import (
+	"bufio"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+)
+
+const (
+	// chunkSize is the size of the buffers values are streamed through; a
+	// multiple of 8 so that no swap unit straddles two chunks.
+	chunkSize = 64 << 10
+	// MaxDepth bounds the nesting of sequences (PS3.5 §7.5) that Transcode
+	// and DataSetInfo accept.
+	MaxDepth = 64
+)
+
+// decoder reads data element headers (PS3.5 §7.1) from a stream and counts
+// the bytes it consumed, so that defined lengths can be checked.
+type decoder struct {
+	br  *bufio.Reader
+	off int64
+	b   [4]byte
+}
+
+func (d *decoder) readFull(p []byte) error {
+	n, err := io.ReadFull(d.br, p)
+	d.off += int64(n)
+	return err
+}
+
+// readErr turns an error of the underlying reader into one that names the
+// place; running out of input is malformed data, anything else is passed on.
+func (d *decoder) readErr(err error, h *header, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if h != nil {
+			return tagErr(h.off, h.tag, "input ends inside the %s (at offset %d)", what, d.off)
+		}
+		return formatErr(d.off, "input ends inside the %s", what)
+	}
+	var ce flate.CorruptInputError
+	if errors.As(err, &ce) {
+		return formatErr(d.off, "corrupt deflated data set: %v", err)
+	}
+	return fmt.Errorf("part10: reading at offset %d: %w", d.off, err)
+}
+
+func (d *decoder) discard(n int64, h *header) error {
+	for n > 0 {
+		c := n
+		if c > 1<<30 {
+			c = 1 << 30
+		}
+		m, err := d.br.Discard(int(c))
+		d.off += int64(m)
+		n -= int64(m)
+		if err != nil {
+			return d.readErr(err, h, "value")
+		}
+	}
+	return nil
+}
+
+// header is a decoded data element header.
+type header struct {
+	tag    uint32
+	vr     vr // 0 in an implicit VR syntax and for the item tags
+	length uint32
+	off    int64 // offset of the first byte of the header
+}
+
+// header reads the next data element header in syntax s (PS3.5 §7.1.2 and
+// §7.1.3). Items and delimitation items (group FFFE) have no VR in any
+// transfer syntax (PS3.5 §7.5). It returns io.EOF, unwrapped, only when the
+// input ends exactly before the header.
+func (d *decoder) header(s syntax) (header, error) {
+	h := header{off: d.off}
+	b := d.b[:]
+	if err := d.readFull(b); err != nil {
+		if err == io.EOF {
+			return h, io.EOF
+		}
+		return h, d.readErr(err, nil, "tag of a data element")
+	}
+	h.tag = uint32(s.u16(b))<<16 | uint32(s.u16(b[2:]))
+	if !s.explicit || h.tag>>16 == 0xFFFE {
+		if err := d.readFull(b); err != nil {
+			return h, d.readErr(err, &h, "value length")
+		}
+		h.length = s.u32(b)
+		return h, nil
+	}
+	if err := d.readFull(b); err != nil {
+		return h, d.readErr(err, &h, "VR and value length")
+	}
+	h.vr = vr(b[0])<<8 | vr(b[1])
+	if !h.vr.valid() {
+		return h, tagErr(h.off, h.tag, "invalid VR %s", h.vr)
+	}
+	if !h.vr.long() {
+		h.length = uint32(s.u16(b[2:]))
+		return h, nil
+	}
+	// Bytes 2-3 are reserved (PS3.5 Table 7.1-1); the length follows.
+	if err := d.readFull(b); err != nil {
+		return h, d.readErr(err, &h, "value length")
+	}
+	h.length = s.u32(b)
+	return h, nil
+}
+
+// Modes of a data set being copied.
+const (
+	modeTop        = iota // the data set itself: ends at end of input
+	modeUntilDelim        // item of undefined length: ends at (FFFE,E00D)
+	modeDefined           // item of defined length: ends at its bound
+)
+
+// transcoder copies a data set element by element, re-encoding headers and
+// byte-swapping values, with every value streamed through buf.
+type transcoder struct {
+	d     *decoder
+	w     *bufio.Writer
+	out   syntax
+	buf   []byte
+	first [2]byte // first two bytes of the last value copied, before swapping
+	hdr   [12]byte
+}
+
+// Transcode copies a data set (without the file meta information) from src,
+// encoded in transfer syntax from, to dst, encoded in transfer syntax to,
+// streaming: values are copied through a 64 KiB buffer whatever their size.
+//
+// If from == to (any transfer syntax, encapsulated ones included) it is a
+// plain io.Copy. Otherwise both must be native (see CanTranscode), else the
+// error wraps ErrCannotTranscode. Malformed input gives a *FormatError
+// naming the element and offset.
+//
+// The conversion follows PS3.5:
+//   - Explicit VR elements (§7.1.2) carry their VR; OB, OD, OF, OL, OV, OW,
+//     SQ, UC, UN, UR, UT, SV and UV have a 32-bit length, the others 16-bit.
+//     Implicit VR elements (§7.1.3, Annex A.1) get their VR from the data
+//     dictionary; private creators are LO, unknown elements UN, "US or SS"
+//     follows Pixel Representation (0028,0103) and "OB or OW" is OW.
+//     A value longer than 65534 bytes whose VR has a 16-bit length is
+//     written as UN in an explicit VR syntax (PS3.5 §6.2.2).
+//   - Sequences and items (§7.5) are always written with undefined length
+//     and delimitation items; input of defined length is checked against
+//     the enclosing length. An element of undefined length that is not Pixel
+//     Data is read as a sequence; inside UN of undefined length the content
+//     is Implicit VR Little Endian (§6.2.2).
+//   - Converting between Little and Big Endian (§7.3, Annex A.3) swaps each
+//     value by its VR: AT, OW, US, SS in 2-byte units; OL, UL, SL, FL, OF in
+//     4; FD, OD, SV, UV, OV in 8. Text, OB and UN are not swapped.
+//   - Deflated Explicit VR Little Endian (Annex A.5) is a raw DEFLATE
+//     stream (RFC 1951, no zlib header) of an Explicit VR Little Endian
+//     data set.
+//   - Group Length (gggg,0000) elements (§7.2) and the retired Length to End
+//     (0008,0001) are dropped, since lengths change in the conversion.
+//   - Encapsulated Pixel Data (undefined length, Annex A.4) is an error.
+//
+// Nesting is bounded by MaxDepth.
+func Transcode(dst io.Writer, src io.Reader, from, to string) error {
+	if from == to {
+		_, err := io.Copy(dst, src)
+		return err
+	}
+	fin, ok1 := LookupTransferSyntax(from)
+	fout, ok2 := LookupTransferSyntax(to)
+	if !ok1 || !ok2 || !IsUncompressed(from) || !IsUncompressed(to) {
+		return fmt.Errorf("%w: from %s to %s", ErrCannotTranscode, tsName(from), tsName(to))
+	}
+
+	in := src
+	if fin.Deflated {
+		fr := flate.NewReader(src)
+		defer fr.Close()
+		in = fr
+	}
+	var out io.Writer = dst
+	var fw *flate.Writer
+	if fout.Deflated {
+		var err error
+		if fw, err = flate.NewWriter(dst, flate.DefaultCompression); err != nil {
+			return err
+		}
+		out = fw
+	}
+	t := &transcoder{
+		d:   &decoder{br: bufio.NewReaderSize(in, chunkSize)},
+		w:   bufio.NewWriterSize(out, chunkSize),
+		out: syntaxOf(fout),
+		buf: make([]byte, chunkSize),
+	}
+	if err := t.dataSet(syntaxOf(fin), modeTop, -1, 0, 0); err != nil {
+		return err
+	}
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("part10: writing: %w", err)
+	}
+	if fw != nil {
+		if err := fw.Close(); err != nil {
+			return fmt.Errorf("part10: writing: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *transcoder) write(p []byte) error {
+	if _, err := t.w.Write(p); err != nil {
+		return fmt.Errorf("part10: writing: %w", err)
+	}
+	return nil
+}
+
+// writeHeader writes an element header in the output syntax.
+func (t *transcoder) writeHeader(tg uint32, v vr, length uint32) error {
+	s := t.out
+	b := s.append16(t.hdr[:0], uint16(tg>>16))
+	b = s.append16(b, uint16(tg))
+	switch {
+	case !s.explicit || tg>>16 == 0xFFFE:
+		b = s.append32(b, length)
+	case v.long():
+		b = append(b, byte(v>>8), byte(v), 0, 0)
+		b = s.append32(b, length)
+	default:
+		b = append(b, byte(v>>8), byte(v))
+		b = s.append16(b, uint16(length))
+	}
+	return t.write(b)
+}
+
+// dataSet copies the elements of a data set or item encoded in syntax in.
+// bound is the offset that the innermost enclosing container of defined
+// length ends at, or -1; in modeDefined it is the end of this item.
+func (t *transcoder) dataSet(in syntax, mode int, bound int64, depth, pixelRep int) error {
+	for {
+		if mode == modeDefined && t.d.off == bound {
+			return nil
+		}
+		h, err := t.d.header(in)
+		if err == io.EOF {
+			if mode == modeTop {
+				return nil
+			}
+			return formatErr(t.d.off, "input ends inside an item")
+		}
+		if err != nil {
+			return err
+		}
+		if bound >= 0 && t.d.off > bound {
+			return tagErr(h.off, h.tag, "element header crosses the end of the enclosing item or sequence at offset %d", bound)
+		}
+		if h.tag>>16 == 0xFFFE {
+			if h.tag == tagItemDelim && mode == modeUntilDelim {
+				return nil
+			}
+			return tagErr(h.off, h.tag, "unexpected %s in a data set", groupFFFEName(h.tag))
+		}
+		if h.length != undefinedLength && bound >= 0 && int64(h.length) > bound-t.d.off {
+			return tagErr(h.off, h.tag, "value length %d exceeds the %d bytes left in the enclosing item or sequence", h.length, bound-t.d.off)
+		}
+		v := h.vr
+		if !in.explicit {
+			v = implicitVR(h.tag, pixelRep)
+		}
+		switch {
+		case h.length == undefinedLength:
+			if h.tag == tagPixelData {
+				return tagErr(h.off, h.tag, "encapsulated Pixel Data (undefined length) in a native transfer syntax")
+			}
+			inner := in
+			if in.explicit && v == vrUN {
+				inner = implicitLE // PS3.5 §6.2.2: UN of undefined length
+			}
+			if err := t.sequence(h, inner, bound, depth+1, pixelRep); err != nil {
+				return err
+			}
+		case v == vrSQ:
+			if err := t.sequence(h, in, t.d.off+int64(h.length), depth+1, pixelRep); err != nil {
+				return err
+			}
+		case uint16(h.tag) == 0 || h.tag == tagLengthToEnd:
+			if err := t.d.discard(int64(h.length), &h); err != nil {
+				return err
+			}
+		default:
+			outVR := v
+			if t.out.explicit && !v.long() && h.length > 0xFFFE {
+				outVR = vrUN
+			}
+			unit := 0
+			if in.big != t.out.big && outVR != vrUN {
+				unit = v.swapUnit()
+			}
+			if err := t.writeHeader(h.tag, outVR, h.length); err != nil {
+				return err
+			}
+			if err := t.copyValue(&h, unit); err != nil {
+				return err
+			}
+			if h.tag == tagPixelRep && h.length == 2 {
+				pixelRep = int(in.u16(t.first[:]))
+			}
+		}
+	}
+}
+
+// sequence copies the items of the sequence whose header is h. bound is the
+// end of the sequence when its length is defined, else that of the
+// innermost enclosing container (or -1).
+func (t *transcoder) sequence(h header, in syntax, bound int64, depth, pixelRep int) error {
+	if depth > MaxDepth {
+		return tagErr(h.off, h.tag, "sequences nested more than %d deep", MaxDepth)
+	}
+	defined := h.length != undefinedLength
+	if err := t.writeHeader(h.tag, vrSQ, undefinedLength); err != nil {
+		return err
+	}
+	for {
+		if defined && t.d.off == bound {
+			break
+		}
+		ih, err := t.d.header(in)
+		if err == io.EOF {
+			return tagErr(h.off, h.tag, "input ends inside this sequence")
+		}
+		if err != nil {
+			return err
+		}
+		if bound >= 0 && t.d.off > bound {
+			return tagErr(ih.off, ih.tag, "item header crosses the end of the enclosing sequence or item at offset %d", bound)
+		}
+		if ih.tag == tagSeqDelim {
+			if defined {
+				return tagErr(ih.off, ih.tag, "sequence delimitation item in sequence %s of defined length", fmtTag(h.tag))
+			}
+			break
+		}
+		if ih.tag != tagItem {
+			return tagErr(ih.off, ih.tag, "found where an item of sequence %s was expected", fmtTag(h.tag))
+		}
+		if err := t.writeHeader(tagItem, 0, undefinedLength); err != nil {
+			return err
+		}
+		if ih.length == undefinedLength {
+			err = t.dataSet(in, modeUntilDelim, bound, depth, pixelRep)
+		} else {
+			if bound >= 0 && int64(ih.length) > bound-t.d.off {
+				return tagErr(ih.off, ih.tag, "item length %d exceeds the %d bytes left in the enclosing sequence or item", ih.length, bound-t.d.off)
+			}
+			err = t.dataSet(in, modeDefined, t.d.off+int64(ih.length), depth, pixelRep)
+		}
+		if err != nil {
+			return err
+		}
+		if err := t.writeHeader(tagItemDelim, 0, 0); err != nil {
+			return err
+		}
+	}
+	return t.writeHeader(tagSeqDelim, 0, 0)
+}
+
+// copyValue streams the value of h to the output in chunks, swapping each
+// unit of unit bytes (no swapping when unit < 2). A trailing partial unit,
+// which only a malformed value has, is copied unchanged.
+func (t *transcoder) copyValue(h *header, unit int) error {
+	remaining := int64(h.length)
+	first := true
+	for remaining > 0 {
+		c := int64(len(t.buf))
+		if c > remaining {
+			c = remaining
+		}
+		chunk := t.buf[:c]
+		if err := t.d.readFull(chunk); err != nil {
+			return t.d.readErr(err, h, fmt.Sprintf("value of %d bytes", h.length))
+		}
+		if first && c >= 2 {
+			copy(t.first[:], chunk)
+		}
+		first = false
+		if unit > 1 {
+			swapUnits(chunk, unit)
+		}
+		if err := t.write(chunk); err != nil {
+			return err
+		}
+		remaining -= c
+	}
+	return nil
+}
+
+// swapUnits reverses the byte order of each unit-byte unit of b.
+func swapUnits(b []byte, unit int) {
+	switch unit {
+	case 2:
+		for i := 0; i+2 <= len(b); i += 2 {
+			b[i], b[i+1] = b[i+1], b[i]
+		}
+	case 4:
+		for i := 0; i+4 <= len(b); i += 4 {
+			b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+		}
+	case 8:
+		for i := 0; i+8 <= len(b); i += 8 {
+			u := b[i : i+8 : i+8]
+			u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7] = u[7], u[6], u[5], u[4], u[3], u[2], u[1], u[0]
+		}
+	}
+}
+
+func groupFFFEName(t uint32) string {
+	switch t {
+	case tagItem:
+		return "Item (FFFE,E000)"
+	case tagItemDelim:
+		return "Item Delimitation Item (FFFE,E00D)"
+	case tagSeqDelim:
+		return "Sequence Delimitation Item (FFFE,E0DD)"
+	}
+	return "tag in group FFFE"
+}

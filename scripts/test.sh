@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every test: install what the tests need (DCMTK, Orthanc, dicom3tools),
+# vet, run the whole suite with real peers on loopback, then run each fuzz
+# target briefly. FUZZTIME (default 10s) sets how long each fuzz target runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+. scripts/env.sh
+export TCP_NODELAY=1
+go vet ./...
+go test -count=1 -timeout 30m ./...
+fuzztime="${FUZZTIME:-10s}"
+for target in \
+  "./dimse/pdu FuzzDecode" \
+  "./dimse/msg FuzzDecode" \
+  "./dimse/part10 FuzzTranscode" \
+  "./dimse/part10 FuzzReadMeta"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" | tail -n 2
+done
