@@ -1,7 +1,7 @@
 package dimse
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,11 +32,17 @@ func (fs *FileStore) BeginStore(req *StoreRequest) (StoreSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutOfResources, err)
 	}
-	s := &fileSink{fs: fs, f: f, w: bufio.NewWriterSize(f, 256<<10),
-		final: filepath.Join(fs.Dir, req.SOPInstanceUID+".dcm")}
-	err = part10.WriteMeta(s.w, part10.Meta{MediaStorageSOPClassUID: req.SOPClassUID, MediaStorageSOPInstanceUID: req.SOPInstanceUID,
+	// The meta information goes out in one write; data set fragments, which
+	// arrive in PDV-sized pieces, are written straight to the file (no
+	// per-object buffer to allocate and copy through).
+	s := &fileSink{fs: fs, f: f, final: filepath.Join(fs.Dir, req.SOPInstanceUID+".dcm")}
+	var meta bytes.Buffer
+	err = part10.WriteMeta(&meta, part10.Meta{MediaStorageSOPClassUID: req.SOPClassUID, MediaStorageSOPInstanceUID: req.SOPInstanceUID,
 		TransferSyntaxUID: req.TransferSyntaxUID, ImplementationClassUID: ImplementationClassUID,
 		ImplementationVersionName: ImplementationVersionName, SourceApplicationEntityTitle: req.Association.CallingAE})
+	if err == nil {
+		_, err = f.Write(meta.Bytes())
+	}
 	if err != nil {
 		s.discard()
 		return nil, err
@@ -47,11 +53,10 @@ func (fs *FileStore) BeginStore(req *StoreRequest) (StoreSink, error) {
 type fileSink struct {
 	fs    *FileStore
 	f     *os.File
-	w     *bufio.Writer
 	final string
 }
 
-func (s *fileSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *fileSink) Write(p []byte) (int, error) { return s.f.Write(p) }
 
 func (s *fileSink) discard() {
 	s.f.Close()
@@ -63,8 +68,8 @@ func (s *fileSink) Close(transferErr error) (uint16, error) {
 		s.discard()
 		return 0, transferErr
 	}
-	err := s.w.Flush()
-	if err == nil && s.fs.Fsync {
+	var err error
+	if s.fs.Fsync {
 		err = s.f.Sync()
 	}
 	if cerr := s.f.Close(); err == nil {

@@ -2,7 +2,6 @@ package part10
 
 import (
 	"bufio"
-	"compress/flate"
 	"fmt"
 	"io"
 )
@@ -26,8 +25,8 @@ func DataSetInfo(r io.Reader, ts string) (sopClassUID, sopInstanceUID string, er
 		return "", "", fmt.Errorf("part10: DataSetInfo: %s", tsName(ts))
 	}
 	if info.Deflated {
-		fr := flate.NewReader(r)
-		defer fr.Close()
+		fr := getInflater(r)
+		defer putInflater(fr)
 		r = fr
 	}
 	in := syntaxOf(info)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 const (
@@ -175,25 +176,20 @@ func Transcode(dst io.Writer, src io.Reader, from, to string) error {
 
 	in := src
 	if fin.Deflated {
-		fr := flate.NewReader(src)
-		defer fr.Close()
+		fr := getInflater(src)
+		defer putInflater(fr)
 		in = fr
 	}
 	var out io.Writer = dst
 	var fw *flate.Writer
 	if fout.Deflated {
-		var err error
-		if fw, err = flate.NewWriter(dst, flate.DefaultCompression); err != nil {
-			return err
-		}
+		fw = getDeflater(dst)
+		defer putDeflater(fw)
 		out = fw
 	}
-	t := &transcoder{
-		d:   &decoder{br: bufio.NewReaderSize(in, chunkSize)},
-		w:   bufio.NewWriterSize(out, chunkSize),
-		out: syntaxOf(fout),
-		buf: make([]byte, chunkSize),
-	}
+	b := getBuffers(in, out)
+	defer putBuffers(b)
+	t := &transcoder{d: &decoder{br: b.br}, w: b.bw, out: syntaxOf(fout), buf: b.buf}
 	if err := t.dataSet(syntaxOf(fin), modeTop, -1, 0, 0); err != nil {
 		return err
 	}
@@ -206,6 +202,65 @@ func Transcode(dst io.Writer, src io.Reader, from, to string) error {
 		}
 	}
 	return nil
+}
+
+// buffers are the fixed-size buffers of one transcoding, pooled so that
+// a node sending many files does not allocate them for each.
+type buffers struct {
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	buf []byte
+}
+
+var bufferPool = sync.Pool{New: func() any {
+	return &buffers{
+		br:  bufio.NewReaderSize(nil, chunkSize),
+		bw:  bufio.NewWriterSize(nil, chunkSize),
+		buf: make([]byte, chunkSize),
+	}
+}}
+
+func getBuffers(r io.Reader, w io.Writer) *buffers {
+	b := bufferPool.Get().(*buffers)
+	b.br.Reset(r)
+	b.bw.Reset(w)
+	return b
+}
+
+func putBuffers(b *buffers) {
+	b.br.Reset(nil)
+	b.bw.Reset(nil)
+	bufferPool.Put(b)
+}
+
+var inflaters, deflaters sync.Pool
+
+func getInflater(r io.Reader) io.ReadCloser {
+	if fr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if err := fr.(flate.Resetter).Reset(r, nil); err == nil {
+			return fr
+		}
+	}
+	return flate.NewReader(r)
+}
+
+func putInflater(fr io.ReadCloser) {
+	_ = fr.Close()
+	inflaters.Put(fr)
+}
+
+func getDeflater(w io.Writer) *flate.Writer {
+	if fw, ok := deflaters.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return fw
+	}
+	fw, _ := flate.NewWriter(w, flate.DefaultCompression) // cannot fail for a valid level
+	return fw
+}
+
+func putDeflater(fw *flate.Writer) {
+	fw.Reset(io.Discard)
+	deflaters.Put(fw)
 }
 
 func (t *transcoder) write(p []byte) error {
@@ -263,9 +318,21 @@ func (t *transcoder) dataSet(in syntax, mode int, bound int64, depth, pixelRep i
 		if h.length != undefinedLength && bound >= 0 && int64(h.length) > bound-t.d.off {
 			return tagErr(h.off, h.tag, "value length %d exceeds the %d bytes left in the enclosing item or sequence", h.length, bound-t.d.off)
 		}
-		v := h.vr
+		v, seqIn := h.vr, in
 		if !in.explicit {
 			v = implicitVR(h.tag, pixelRep)
+		} else if h.length != undefinedLength && h.length > 0 && v != vrSQ && (v == vrUN || !t.out.explicit) && implicitVR(h.tag, pixelRep) == vrSQ {
+			if v != vrUN {
+				// An implicit VR reader would take the value for a
+				// sequence, which it is not.
+				return tagErr(h.off, h.tag, "has VR %s where the data dictionary has SQ; it cannot be encoded in implicit VR", v)
+			}
+			// UN standing for a known sequence: its value is Implicit VR
+			// Little Endian (PS3.5 §6.2.2).
+			v, seqIn = vrSQ, implicitLE
+		}
+		if h.tag == tagPixelData && v == vrSQ {
+			return tagErr(h.off, h.tag, "Pixel Data with VR SQ")
 		}
 		switch {
 		case h.length == undefinedLength:
@@ -280,7 +347,7 @@ func (t *transcoder) dataSet(in syntax, mode int, bound int64, depth, pixelRep i
 				return err
 			}
 		case v == vrSQ:
-			if err := t.sequence(h, in, t.d.off+int64(h.length), depth+1, pixelRep); err != nil {
+			if err := t.sequence(h, seqIn, t.d.off+int64(h.length), depth+1, pixelRep); err != nil {
 				return err
 			}
 		case uint16(h.tag) == 0 || h.tag == tagLengthToEnd:

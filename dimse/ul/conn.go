@@ -1,6 +1,7 @@
 package ul
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +106,9 @@ func newConn(nc net.Conn, cfg Config, requestor bool) *Conn {
 		cfg.ARTIM = DefaultARTIM
 	}
 	c := &Conn{nc: nc, cfg: cfg, requestor: requestor, state: Sta1}
-	c.rd = pdu.NewReader(nc, cfg.MaxReceivePDU)
+	// A read buffer turns the header-then-body reads of small PDUs (commands,
+	// responses) into one system call and fewer scheduler wake-ups.
+	c.rd = pdu.NewReader(bufio.NewReaderSize(nc, 64<<10), cfg.MaxReceivePDU)
 	return c
 }
 
