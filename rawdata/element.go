@@ -1,0 +1,330 @@
+// Package rawdata reads and writes tweedie's raw-data objects: MR k-space and
+// CT sinograms carried as DICOM Raw Data Storage instances (PS3.3 §A.37,
+// SOP class 1.2.840.10008.5.1.4.1.1.66) with a documented private block
+// (docs/raw-data.md).
+//
+// The arrays in these objects reach gigabytes, so this package has its own
+// small streaming element reader: header elements are read into memory with
+// bounded sizes, and the array element goes straight into a typed slice whose
+// size is checked against the declared dimensions before it is allocated.
+package rawdata
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Tag is a (group, element) pair.
+type Tag uint32
+
+// T builds a tag.
+func T(group, elem uint16) Tag { return Tag(uint32(group)<<16 | uint32(elem)) }
+
+func (t Tag) String() string { return fmt.Sprintf("(%04X,%04X)", uint16(t>>16), uint16(t)) }
+
+const (
+	tagItem          = Tag(0xFFFEE000)
+	tagItemDelim     = Tag(0xFFFEE00D)
+	tagSequenceDelim = Tag(0xFFFEE0DD)
+	undefinedLength  = 0xFFFFFFFF
+	// maxHeaderValue bounds every element but the array: a header value
+	// larger than this is not something a raw-data object carries.
+	maxHeaderValue = 16 << 20
+	maxDepth       = 16
+)
+
+// longVR lists the explicit VRs with a 32-bit length (PS3.5 §7.1.2).
+func longVR(vr string) bool {
+	switch vr {
+	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV":
+		return true
+	}
+	return false
+}
+
+// ErrMalformed marks data sets that cannot be parsed.
+var ErrMalformed = errors.New("malformed DICOM data set")
+
+// element is one header element as read.
+type element struct {
+	vr    string
+	value []byte
+}
+
+// reader iterates over the top-level elements of a little-endian data set.
+type reader struct {
+	r        *bufio.Reader
+	explicit bool
+	off      int64
+	vrOf     func(Tag) string // implicit VR: the VR of known tags
+}
+
+func (rd *reader) read(b []byte) error {
+	n, err := io.ReadFull(rd.r, b)
+	rd.off += int64(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated at offset %d", ErrMalformed, rd.off)
+	}
+	return err
+}
+
+func (rd *reader) skip(n int64) error {
+	m, err := io.CopyN(io.Discard, rd.r, n)
+	rd.off += m
+	if err == io.EOF {
+		return fmt.Errorf("%w: truncated at offset %d", ErrMalformed, rd.off)
+	}
+	return err
+}
+
+// header reads a tag, VR and length. io.EOF at a tag boundary ends the set.
+func (rd *reader) header() (Tag, string, uint32, error) {
+	var b [8]byte
+	n, err := io.ReadFull(rd.r, b[:4])
+	rd.off += int64(n)
+	if err == io.EOF {
+		return 0, "", 0, io.EOF
+	}
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("%w: truncated tag at offset %d", ErrMalformed, rd.off)
+	}
+	t := T(binary.LittleEndian.Uint16(b[0:2]), binary.LittleEndian.Uint16(b[2:4]))
+	if t == tagItem || t == tagItemDelim || t == tagSequenceDelim {
+		if err := rd.read(b[4:8]); err != nil {
+			return 0, "", 0, err
+		}
+		return t, "", binary.LittleEndian.Uint32(b[4:8]), nil
+	}
+	if !rd.explicit {
+		if err := rd.read(b[4:8]); err != nil {
+			return 0, "", 0, err
+		}
+		return t, rd.vrOf(t), binary.LittleEndian.Uint32(b[4:8]), nil
+	}
+	if err := rd.read(b[4:6]); err != nil {
+		return 0, "", 0, err
+	}
+	vr := string(b[4:6])
+	if vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z' {
+		return 0, "", 0, fmt.Errorf("%w: element %s at offset %d has VR bytes % x", ErrMalformed, t, rd.off-6, b[4:6])
+	}
+	if longVR(vr) {
+		if err := rd.read(b[0:6]); err != nil {
+			return 0, "", 0, err
+		}
+		return t, vr, binary.LittleEndian.Uint32(b[2:6]), nil
+	}
+	if err := rd.read(b[0:2]); err != nil {
+		return 0, "", 0, err
+	}
+	return t, vr, uint32(binary.LittleEndian.Uint16(b[0:2])), nil
+}
+
+// skipSequence skips an undefined-length sequence (or item list) up to its
+// sequence delimitation, PS3.5 §7.5.
+func (rd *reader) skipUndefined(depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: sequences nested deeper than %d", ErrMalformed, maxDepth)
+	}
+	for {
+		t, vr, n, err := rd.header()
+		if err == io.EOF {
+			return fmt.Errorf("%w: sequence without delimitation", ErrMalformed)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case t == tagSequenceDelim || t == tagItemDelim:
+			if t == tagSequenceDelim || depth > 0 {
+				return nil
+			}
+		case n == undefinedLength:
+			_ = vr
+			if err := rd.skipUndefined(depth + 1); err != nil {
+				return err
+			}
+		default:
+			if err := rd.skip(int64(n)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// dataSet is the header of a raw-data object: every top-level element but
+// the array, whose position the caller handles.
+type dataSet map[Tag]element
+
+func (d dataSet) has(t Tag) bool { _, ok := d[t]; return ok }
+
+func (d dataSet) str(t Tag) string {
+	e, ok := d[t]
+	if !ok {
+		return ""
+	}
+	return strings.TrimRight(string(e.value), " \x00")
+}
+
+func (d dataSet) strs(t Tag) []string {
+	s := d.str(t)
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\\")
+}
+
+// floats decodes FD/FL binary values or DS strings.
+func (d dataSet) floats(t Tag) ([]float64, error) {
+	e, ok := d[t]
+	if !ok {
+		return nil, nil
+	}
+	switch e.vr {
+	case "FD":
+		if len(e.value)%8 != 0 {
+			return nil, fmt.Errorf("%s: FD value of %d bytes", t, len(e.value))
+		}
+		out := make([]float64, len(e.value)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(e.value[8*i:]))
+		}
+		return out, nil
+	case "FL":
+		if len(e.value)%4 != 0 {
+			return nil, fmt.Errorf("%s: FL value of %d bytes", t, len(e.value))
+		}
+		out := make([]float64, len(e.value)/4)
+		for i := range out {
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(e.value[4*i:])))
+		}
+		return out, nil
+	default: // DS, IS, or UN holding text
+		var out []float64
+		for _, s := range d.strs(t) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not a number", t, s)
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+}
+
+// uints decodes UL/US binary values or IS strings.
+func (d dataSet) uints(t Tag) ([]uint64, error) {
+	e, ok := d[t]
+	if !ok {
+		return nil, nil
+	}
+	switch e.vr {
+	case "UL":
+		if len(e.value)%4 != 0 {
+			return nil, fmt.Errorf("%s: UL value of %d bytes", t, len(e.value))
+		}
+		out := make([]uint64, len(e.value)/4)
+		for i := range out {
+			out[i] = uint64(binary.LittleEndian.Uint32(e.value[4*i:]))
+		}
+		return out, nil
+	case "US":
+		if len(e.value)%2 != 0 {
+			return nil, fmt.Errorf("%s: US value of %d bytes", t, len(e.value))
+		}
+		out := make([]uint64, len(e.value)/2)
+		for i := range out {
+			out[i] = uint64(binary.LittleEndian.Uint16(e.value[2*i:]))
+		}
+		return out, nil
+	default:
+		var out []uint64
+		for _, s := range d.strs(t) {
+			v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is not an unsigned integer", t, s)
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+}
+
+// writer writes Explicit VR Little Endian elements in the order given; the
+// caller keeps tags ascending (PS3.5 §7.1).
+type writer struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (w *writer) header(t Tag, vr string, n uint32) {
+	if w.err != nil {
+		return
+	}
+	var b [12]byte
+	binary.LittleEndian.PutUint16(b[0:], uint16(t>>16))
+	binary.LittleEndian.PutUint16(b[2:], uint16(t))
+	copy(b[4:6], vr)
+	if longVR(vr) {
+		binary.LittleEndian.PutUint32(b[8:], n)
+		_, w.err = w.w.Write(b[:12])
+	} else {
+		binary.LittleEndian.PutUint16(b[6:], uint16(n))
+		_, w.err = w.w.Write(b[:8])
+	}
+}
+
+func (w *writer) raw(t Tag, vr string, v []byte) {
+	if len(v)%2 == 1 {
+		pad := byte(' ')
+		if vr == "UI" || vr == "OB" || vr == "UN" {
+			pad = 0
+		}
+		v = append(v[:len(v):len(v)], pad)
+	}
+	if !longVR(vr) && len(v) > 0xFFFF {
+		if w.err == nil {
+			w.err = fmt.Errorf("value of %s too long for VR %s", t, vr)
+		}
+		return
+	}
+	w.header(t, vr, uint32(len(v)))
+	if w.err == nil {
+		_, w.err = w.w.Write(v)
+	}
+}
+
+func (w *writer) str(t Tag, vr string, s ...string) { w.raw(t, vr, []byte(strings.Join(s, "\\"))) }
+
+func (w *writer) fd(t Tag, v ...float64) {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
+	}
+	w.raw(t, "FD", b)
+}
+
+func (w *writer) ul(t Tag, v ...uint32) {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], x)
+	}
+	w.raw(t, "UL", b)
+}
+
+func (w *writer) us(t Tag, v ...uint16) {
+	b := make([]byte, 2*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint16(b[2*i:], x)
+	}
+	w.raw(t, "US", b)
+}
+
+// emptySQ writes a zero-length sequence (a type 2 sequence with no items).
+func (w *writer) emptySQ(t Tag) { w.header(t, "SQ", 0) }
