@@ -26,6 +26,7 @@ type Identity struct {
 	SeriesInstanceUID, SeriesDescription                                        string
 	SeriesNumber                                                                int
 	Modality                                                                    string
+	PatientPosition                                                             string // HFS, FFS, … (PS3.3 §C.7.3.1.1.2)
 	FrameOfReferenceUID                                                         string
 	Manufacturer, InstitutionName, StationName                                  string
 	SOPInstanceUID                                                              string
@@ -102,6 +103,7 @@ func (h *Header) writeCommon(w *writer, sopClass string) {
 	w.str(tagPatientID, "LO", h.PatientID)
 	w.str(tagPatientBirthDate, "DA", h.PatientBirthDate)
 	w.str(tagPatientSex, "CS", h.PatientSex)
+	w.str(tagPatientPosition, "CS", h.PatientPosition)
 	w.str(tagStudyInstanceUID, "UI", h.StudyInstanceUID)
 	w.str(tagSeriesInstanceUID, "UI", h.SeriesInstanceUID)
 	w.str(tagStudyID, "SH", h.StudyID)
@@ -347,6 +349,7 @@ func (p *parsed) readHeader(slices int) (Header, error) {
 	h.Modality = need(tagModality, "Modality")
 	h.PatientName, h.PatientID = d.str(tagPatientName), d.str(tagPatientID)
 	h.PatientBirthDate, h.PatientSex = d.str(tagPatientBirthDate), d.str(tagPatientSex)
+	h.PatientPosition = d.str(tagPatientPosition)
 	h.StudyDate, h.StudyTime, h.StudyID = d.str(tagStudyDate), d.str(tagStudyTime), d.str(tagStudyID)
 	h.AccessionNumber, h.ReferringPhysician, h.StudyDesc = d.str(tagAccessionNumber), d.str(tagReferringPhysician), d.str(tagStudyDescription)
 	h.SeriesDescription = d.str(tagSeriesDescription)

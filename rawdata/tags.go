@@ -26,6 +26,7 @@ var (
 	tagPatientID             = T(0x0010, 0x0020)
 	tagPatientBirthDate      = T(0x0010, 0x0030)
 	tagPatientSex            = T(0x0010, 0x0040)
+	tagPatientPosition       = T(0x0018, 0x5100)
 	tagStudyInstanceUID      = T(0x0020, 0x000D)
 	tagSeriesInstanceUID     = T(0x0020, 0x000E)
 	tagStudyID               = T(0x0020, 0x0010)
@@ -89,7 +90,7 @@ func vrOf(t Tag) string {
 	switch t {
 	case tagPrivateCreator:
 		return "LO"
-	case tagDataKind, tagArrayLayout, tagSampleFormat, tagBeamGeometry, tagModality, tagImageType, tagPatientSex, tagSpecificCharacterSet:
+	case tagDataKind, tagArrayLayout, tagSampleFormat, tagBeamGeometry, tagModality, tagImageType, tagPatientSex, tagSpecificCharacterSet, tagPatientPosition:
 		return "CS"
 	case tagArrayDims, tagNumInstances, tagInstanceIndex, tagFirstSlice, tagTotalSlices:
 		return "UL"
