@@ -164,3 +164,86 @@ func TestUIDs(t *testing.T) {
 		t.Error("DeriveUID is not a pure, injective-looking function")
 	}
 }
+
+func sampleCT() *CTSinogram {
+	s := &CTSinogram{Slices: 2, Views: 8, Detectors: 10, Beam: BeamParallel, DetectorSpacing: 1, MuWater: 0.0192}
+	s.Data = make([]float32, 2*8*10)
+	for i := range s.Data {
+		s.Data[i] = float32(i%10) * 0.1
+	}
+	for v := 0; v < 8; v++ {
+		s.AnglesDeg = append(s.AnglesDeg, float64(v)*22.5)
+	}
+	s.StudyInstanceUID, s.SeriesInstanceUID, s.SOPInstanceUID = NewUID(), NewUID(), NewUID()
+	s.Orientation = [6]float64{1, 0, 0, 0, 1, 0}
+	s.Positions = [][3]float64{{0, 0, 0}, {0, 0, 1.5}}
+	s.PixelSpacing = [2]float64{1, 1}
+	s.SliceThickness = 1.5
+	s.ImageRows, s.ImageCols = 8, 8
+	s.Acquisition = Acquisition{UID: NewUID(), NumInstances: 1, InstanceIndex: 1, TotalSlices: 2}
+	return s
+}
+
+func TestCTRoundTripAndErrors(t *testing.T) {
+	s := sampleCT()
+	path := filepath.Join(t.TempDir(), "s.dcm")
+	if err := WriteCT(path, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCT(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Beam != BeamParallel || got.MuWater != 0.0192 || len(got.AnglesDeg) != 8 || got.AnglesDeg[3] != 67.5 || got.Data[77] != s.Data[77] {
+		t.Errorf("round trip: %+v", got)
+	}
+	if errs := Dciodvfy(t, path); len(errs) > 0 {
+		t.Errorf("dciodvfy: %v", errs)
+	}
+	if _, err := ReadMR(path); err == nil || !strings.Contains(err.Error(), "not MR_KSPACE") {
+		t.Errorf("reading a sinogram as k-space: %v", err)
+	}
+	bad := sampleCT()
+	bad.AnglesDeg = bad.AnglesDeg[:5]
+	bad.Beam = "CONE"
+	err = WriteCT(filepath.Join(t.TempDir(), "b.dcm"), bad)
+	if err == nil || !strings.Contains(err.Error(), "5 angles for 8 views") || !strings.Contains(err.Error(), `"CONE"`) {
+		t.Errorf("invalid sinogram: %v", err)
+	}
+}
+
+func TestAssembleMR(t *testing.T) {
+	k := sampleMR()
+	k.Slices, k.TotalSlices = 2, 2
+	parts := SplitMR(k, 1, func(i int) string { return DeriveUID(k.SOPInstanceUID, string(rune('0'+i))) })
+	if len(parts) != 2 || parts[1].FirstSlice != 1 || parts[1].NumInstances != 2 {
+		t.Fatalf("split: %d parts", len(parts))
+	}
+	dir := t.TempDir()
+	var read []*MRKSpace
+	for i := len(parts) - 1; i >= 0; i-- { // any order
+		p := filepath.Join(dir, parts[i].SOPInstanceUID+".dcm")
+		if err := WriteMR(p, parts[i]); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, obj.(*MRKSpace))
+	}
+	whole, err := AssembleMR(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.Slices != 2 || len(whole.Data) != len(k.Data) || whole.Data[len(k.Data)-1] != k.Data[len(k.Data)-1] || whole.Positions[1] != k.Positions[1] {
+		t.Errorf("assembled %d slices", whole.Slices)
+	}
+	if _, err := AssembleMR(read[:1]); err == nil || !strings.Contains(err.Error(), "missing") && !strings.Contains(err.Error(), "1 of 2") {
+		t.Errorf("a missing slice: %v", err)
+	}
+	dup := []*MRKSpace{read[0], read[0], read[1]}
+	if _, err := AssembleMR(dup); err == nil {
+		t.Error("a duplicated slice was accepted")
+	}
+}
