@@ -54,6 +54,18 @@ func seedSamples(f *testing.F, dataSet bool) {
 	})
 }
 
+// allocMin measures what f allocates, running it again (up to three times
+// in all) while that exceeds limit, and returns the least: the measure is
+// process-wide, and the fuzzing engine's own goroutines allocate now and
+// then, whereas an allocation of f's own is there each time.
+func allocMin(limit uint64, f func()) uint64 {
+	n := allocDuring(f)
+	for i := 0; i < 2 && n > limit; i++ {
+		n = min(n, allocDuring(f))
+	}
+	return n
+}
+
 // maxAlloc bounds what one Transcode call may allocate, whatever its input:
 // three 64 KiB buffers and, for deflate, the compressor's state.
 const maxAlloc = 4 << 20
@@ -86,8 +98,11 @@ func FuzzTranscode(f *testing.F) {
 		c := fuzzPaths[int(path)%len(fuzzPaths)]
 		var out1 bytes.Buffer
 		var err error
-		n := allocDuring(func() { err = Transcode(&out1, bytes.NewReader(data), c.from, c.to) })
-		if n > maxAlloc+uint64(out1.Cap()) {
+		n := allocMin(maxAlloc+uint64(16*len(data)), func() {
+			out1.Reset()
+			err = Transcode(&out1, bytes.NewReader(data), c.from, c.to)
+		})
+		if n > maxAlloc+uint64(16*len(data)) {
 			t.Fatalf("%s -> %s allocated %d bytes for %d bytes of input", tsShort[c.from], tsShort[c.to], n, len(data))
 		}
 		if err != nil {
@@ -115,7 +130,7 @@ func FuzzTranscode(f *testing.F) {
 				t.Fatalf("%s -> %s -> %s is not stable:\n%x\n%x", tsShort[c.from], tsShort[c.to], tsShort[c.from], outs[0], outs[2])
 			}
 		}
-		n = allocDuring(func() { _, _, err = DataSetInfo(bytes.NewReader(data), c.from) })
+		n = allocMin(maxAlloc, func() { _, _, err = DataSetInfo(bytes.NewReader(data), c.from) })
 		if n > maxAlloc {
 			t.Fatalf("DataSetInfo allocated %d bytes", n)
 		}
@@ -135,7 +150,7 @@ func FuzzReadMeta(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m Meta
 		var err error
-		n := allocDuring(func() { m, err = ReadMeta(bufio.NewReader(bytes.NewReader(data))) })
+		n := allocMin(1<<20, func() { m, err = ReadMeta(bufio.NewReader(bytes.NewReader(data))) })
 		if n > 1<<20 {
 			t.Fatalf("ReadMeta allocated %d bytes for %d bytes of input", n, len(data))
 		}

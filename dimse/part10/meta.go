@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // Meta is the File Meta Information of a DICOM file, PS3.10 §7.1: the
@@ -73,7 +74,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 	le := syntax{explicit: true}
 	var b [8]byte
 	for {
-		if groupEnd >= 0 && off == groupEnd && strings.TrimRight(m.TransferSyntaxUID, "\x00 ") == ExplicitVRBigEndian {
+		if groupEnd >= 0 && off == groupEnd && m.TransferSyntaxUID == ExplicitVRBigEndian {
 			// A Big Endian data set could start with bytes that look like
 			// group 0002; trust the group length.
 			break
@@ -90,7 +91,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 		}
 		hoff := off
 		if _, err := io.ReadFull(r, b[:8]); err != nil {
-			return m, formatErr(hoff, "input ends inside a file meta information element header")
+			return m, metaReadErr(err, hoff, 0, "a file meta information element header")
 		}
 		off += 8
 		tg := uint32(le.u16(b[:]))<<16 | uint32(le.u16(b[2:]))
@@ -101,7 +102,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 		length := uint32(le.u16(b[6:]))
 		if v.long() {
 			if _, err := io.ReadFull(r, b[:4]); err != nil {
-				return m, formatErr(hoff, "input ends inside a file meta information element header")
+				return m, metaReadErr(err, hoff, tg, "the element header")
 			}
 			off += 4
 			length = le.u32(b[:4])
@@ -119,7 +120,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 				return m, tagErr(hoff, tg, "file meta information group length has value length %d, want 4", length)
 			}
 			if _, err := io.ReadFull(r, b[:4]); err != nil {
-				return m, formatErr(off, "input ends inside (0002,0000)")
+				return m, metaReadErr(err, hoff, tg, "the value")
 			}
 			off += 4
 			groupEnd = off + int64(le.u32(b[:4]))
@@ -141,7 +142,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 			n, err := r.Discard(int(length))
 			off += int64(n)
 			if err != nil {
-				return m, tagErr(hoff, tg, "input ends inside the value")
+				return m, metaReadErr(err, hoff, tg, "the value")
 			}
 			continue
 		}
@@ -149,7 +150,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 		n, err := io.ReadFull(r, val)
 		off += int64(n)
 		if err != nil {
-			return m, tagErr(hoff, tg, "input ends inside the value")
+			return m, metaReadErr(err, hoff, tg, "the value")
 		}
 		*dst = trimValue(val)
 	}
@@ -159,10 +160,23 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 	return m, nil
 }
 
+// metaReadErr reports a failed read in the meta information: running out
+// of input is malformed data, other errors are passed on.
+func metaReadErr(err error, off int64, tg uint32, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if tg == 0 {
+			return formatErr(off, "input ends inside %s", what)
+		}
+		return tagErr(off, tg, "input ends inside %s", what)
+	}
+	return fmt.Errorf("part10: reading file meta information at offset %d: %w", off, err)
+}
+
 // trimValue removes the padding of a UI (NUL) or string (space) value,
 // PS3.5 §6.2, and the insignificant leading spaces of SH and AE.
 func trimValue(b []byte) string {
-	return strings.TrimSpace(strings.TrimRight(string(b), "\x00 "))
+	s := strings.TrimRightFunc(string(b), func(r rune) bool { return r == 0 || unicode.IsSpace(r) })
+	return strings.TrimLeftFunc(s, unicode.IsSpace)
 }
 
 // WriteMeta writes a 128-byte preamble of zeros, "DICM" and the File Meta

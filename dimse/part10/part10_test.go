@@ -295,6 +295,29 @@ func TestSequences(t *testing.T) {
 	if got := transcode(t, inI, ImplicitVRLittleEndian, ExplicitVRLittleEndian); !bytes.Equal(got, wantE) {
 		t.Errorf("implicit -> explicit:\n got %x\nwant %x", got, wantE)
 	}
+
+	// UN of defined length for a sequence the dictionary knows holds
+	// Implicit VR Little Endian items (PS3.5 §6.2.2): it becomes SQ.
+	unVal := implicitB().hdr(tagItem, "", uint32(len(inner))).raw(inner...).b
+	inUN := explicitB().elem(0x00081032, "UN", unVal).b
+	wantUN := bigB().hdr(0x00081032, "SQ", undefinedLength).
+		hdr(tagItem, "", undefinedLength).elem(0x00100020, "LO", []byte("ID")).hdr(tagItemDelim, "", 0).
+		hdr(tagSeqDelim, "", 0).b
+	if got := transcode(t, inUN, ExplicitVRLittleEndian, ExplicitVRBigEndian); !bytes.Equal(got, wantUN) {
+		t.Errorf("UN sequence -> BE:\n got %x\nwant %x", got, wantUN)
+	}
+
+	// A known sequence written with another VR stays as it is in explicit
+	// VR, but cannot be written in implicit VR.
+	bad := explicitB().elem(0x00081032, "LO", []byte("AB")).b
+	if got := transcode(t, bad, ExplicitVRLittleEndian, ExplicitVRBigEndian); !bytes.Equal(got, bigB().elem(0x00081032, "LO", []byte("AB")).b) {
+		t.Errorf("LO for an SQ -> BE: %x", got)
+	}
+	err := Transcode(io.Discard, bytes.NewReader(bad), ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Tag != 0x00081032 {
+		t.Errorf("LO for an SQ -> implicit: %v", err)
+	}
 }
 
 func TestMalformed(t *testing.T) {

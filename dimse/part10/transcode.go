@@ -137,7 +137,9 @@ type transcoder struct {
 // If from == to (any transfer syntax, encapsulated ones included) it is a
 // plain io.Copy. Otherwise both must be native (see CanTranscode), else the
 // error wraps ErrCannotTranscode. Malformed input gives a *FormatError
-// naming the element and offset.
+// naming the element and its offset in the (inflated) input data set; dst
+// may then hold part of the output. Errors of src and dst are passed on,
+// wrapped.
 //
 // The conversion follows PS3.5:
 //   - Explicit VR elements (§7.1.2) carry their VR; OB, OD, OF, OL, OV, OW,
@@ -151,7 +153,11 @@ type transcoder struct {
 //     and delimitation items; input of defined length is checked against
 //     the enclosing length. An element of undefined length that is not Pixel
 //     Data is read as a sequence; inside UN of undefined length the content
-//     is Implicit VR Little Endian (§6.2.2).
+//     is Implicit VR Little Endian (§6.2.2), and so is that of a UN element
+//     of defined length that the dictionary knows as a sequence, which is
+//     written as SQ. An explicit VR element that is not SQ or UN but that
+//     the dictionary has as SQ cannot be written in Implicit VR (a reader
+//     would take it for a sequence): that is an error.
 //   - Converting between Little and Big Endian (§7.3, Annex A.3) swaps each
 //     value by its VR: AT, OW, US, SS in 2-byte units; OL, UL, SL, FL, OF in
 //     4; FD, OD, SV, UV, OV in 8. Text, OB and UN are not swapped.
