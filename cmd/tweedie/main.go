@@ -16,6 +16,11 @@ const usage = `usage:
   tweedie echo  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT
   tweedie send  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT PATH...
   tweedie config check FILE
+  tweedie wrap mr --kspace FILE --out OUT.dcm [--mask FILE] [patient/study options]
+  tweedie wrap ct --sinogram FILE --angles SPEC --geometry parallel|fan --out OUT.dcm [options]
+  tweedie recon --reconstructor NAME [--set key=value ...] [--export OUT.npy] --out DIR INPUT...
+  tweedie eval --ref REF.npy --test TEST.npy
+  tweedie simulate mr|ct --images IMAGES.npy [options]   (raw data from images, for evaluation)
 run "tweedie COMMAND -h" for a command's flags`
 
 func main() {
@@ -24,10 +29,14 @@ func main() {
 		os.Exit(2)
 	}
 	cmds := map[string]func([]string) int{
-		"serve":  cmdServe,
-		"echo":   cmdEcho,
-		"send":   cmdSend,
-		"config": cmdConfig,
+		"serve":    cmdServe,
+		"echo":     cmdEcho,
+		"send":     cmdSend,
+		"config":   cmdConfig,
+		"wrap":     cmdWrap,
+		"recon":    cmdRecon,
+		"eval":     cmdEval,
+		"simulate": cmdSimulate,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {
