@@ -82,7 +82,7 @@ func tweedieReceiver(name string, fsync bool) receiver {
 	return receiver{name, func(b *testing.B, dir string) (int, string, func() int64) {
 		port := peers.FreePort(b)
 		cfg := filepath.Join(b.TempDir(), "bench.yaml")
-		os.WriteFile(cfg, []byte(fmt.Sprintf("node:\n  fsync: %v\nlog:\n  level: warn\n", fsync)), 0o600)
+		os.WriteFile(cfg, []byte(fmt.Sprintf("node:\n  fsync: %v\nlog:\n  level: warn\nhttp:\n  listen: \"\"\nspool:\n  min_free: 0\n", fsync)), 0o600)
 		_, stop := startProc(b, binary, "serve", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--state", dir)
 		peers.WaitPort(b, port, 10*time.Second)
 		return port, "TWEEDIE", stop
@@ -126,7 +126,9 @@ func BenchmarkIngest(b *testing.B) {
 				}
 				files, _ := filepath.Glob(filepath.Join(dir, "*"))
 				if r.name != "storescp" {
-					files, _ = filepath.Glob(filepath.Join(dir, "received", "*.dcm"))
+					// The spool: STATE/spool/<study>/<series>/<instance>.dcm
+					// (the series stays open: its timeout is 30 s).
+					files, _ = filepath.Glob(filepath.Join(dir, "spool", "*", "*", "*.dcm"))
 				}
 				if len(files) != 500 {
 					b.Fatalf("%s → %s stored %d files, want 500", sname, r.name, len(files))
@@ -168,7 +170,7 @@ func BenchmarkReceive1GB(b *testing.B) {
 		if err != nil {
 			b.Fatalf("send: %v\n%s", err, out)
 		}
-		st, err := os.Stat(filepath.Join(dir, "received", "2.25.4242.dcm"))
+		st, err := os.Stat(received(dir, "2.25.4242"))
 		if err != nil || st.Size() < 1<<30 {
 			b.Fatalf("received: %v %v", st, err)
 		}

@@ -32,6 +32,7 @@ func cmdEval(args []string) int {
 	fs := flag.NewFlagSet("eval", flag.ExitOnError)
 	ref := fs.String("ref", "", "reference .npy float32 (slices, rows, cols)")
 	test := fs.String("test", "", "reconstruction .npy float32, same shape")
+	ct := fs.Bool("ct", false, "CT in HU: compare HU+1024 clipped at 0 (air = 0), so that PSNR's data range is the reference maximum above air")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tweedie eval --ref REF.npy --test TEST.npy\nPrints JSON with PSNR, SSIM and NMSE as fastMRI defines them.")
 		fs.PrintDefaults()
@@ -54,6 +55,13 @@ func cmdEval(args []string) int {
 	if s != s2 || rows != rows2 || cols != cols2 {
 		fmt.Fprintf(os.Stderr, "tweedie eval: reference is %d×%d×%d, test %d×%d×%d\n", s, rows, cols, s2, rows2, cols2)
 		return 1
+	}
+	if *ct {
+		for _, v := range [][]float32{r, t} {
+			for i := range v {
+				v[i] = max(v[i]+1024, 0)
+			}
+		}
 	}
 	res, err := metrics.Compare(r, t, s, rows, cols)
 	if err != nil {

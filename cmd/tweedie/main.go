@@ -4,6 +4,8 @@
 //	tweedie echo  [--calling-ae AE] CALLED@HOST:PORT
 //	tweedie send  [--calling-ae AE] CALLED@HOST:PORT PATH...
 //	tweedie config check FILE
+//	tweedie worker --config FILE
+//	tweedie rules test [--config FILE] PATH...
 package main
 
 import (
@@ -16,6 +18,8 @@ const usage = `usage:
   tweedie echo  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT
   tweedie send  [--calling-ae AE] [TLS flags] CALLED@HOST:PORT PATH...
   tweedie config check FILE
+  tweedie worker --config FILE [--state DIR] [--workers N]
+  tweedie rules test [--config FILE] PATH...
   tweedie wrap mr --kspace FILE --out OUT.dcm [--mask FILE] [patient/study options]
   tweedie wrap ct --sinogram FILE --angles SPEC --geometry parallel|fan --out OUT.dcm [options]
   tweedie recon --reconstructor NAME [--set key=value ...] [--export OUT.npy] --out DIR INPUT...
@@ -37,6 +41,8 @@ func main() {
 		"recon":    cmdRecon,
 		"eval":     cmdEval,
 		"simulate": cmdSimulate,
+		"worker":   cmdWorker,
+		"rules":    cmdRules,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

@@ -44,6 +44,18 @@ func serve(t *testing.T, extra ...string) (int, string) {
 	return port, state
 }
 
+// received finds a received instance wherever the gateway holds it: in the
+// spool while its series is open, in a batch while it is processed, or in
+// the default folder destination once forwarded.
+func received(state, sop string) string {
+	for _, pattern := range []string{"spool/*/*/" + sop + ".dcm", "batches/*/" + sop + ".dcm", "outgoing/" + sop + ".dcm"} {
+		if m, _ := filepath.Glob(filepath.Join(state, pattern)); len(m) > 0 {
+			return m[0]
+		}
+	}
+	return filepath.Join(state, "outgoing", sop+".dcm")
+}
+
 func run(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
@@ -74,7 +86,7 @@ func TestSendEveryFileIntoServe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := filepath.Join(state, "received", fi.SOPInstanceUID+".dcm")
+		got := received(state, fi.SOPInstanceUID)
 		gi, err := dimse.ReadFileInfo(got)
 		if err != nil {
 			t.Errorf("%s: not received: %v", filepath.Base(f), err)

@@ -10,14 +10,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/conf"
-	"github.com/tweedie-recon/tweedie/dimse"
+	"github.com/tweedie-recon/tweedie/gateway"
 )
 
 func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
@@ -31,11 +31,18 @@ func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).With().Timestamp().Logger().Level(lvl)
 }
 
+// loadConfig reads the configuration (the embedded defaults when path is
+// empty) and checks the routing rules against the destinations and
+// reconstructors, reporting every problem at once.
 func loadConfig(path string) (*conf.Config, error) {
 	if path == "" {
-		return conf.Default(), nil
+		c := conf.Default()
+		if errs := gateway.ConfigCheck(runners())(c); len(errs) > 0 {
+			return nil, fmt.Errorf("defaults: %s", strings.Join(errs, "\n"))
+		}
+		return c, nil
 	}
-	return conf.Load(path)
+	return conf.LoadChecked(path, gateway.ConfigCheck(runners()))
 }
 
 func serverTLS(t conf.TLSConfig) (*tls.Config, error) {
@@ -91,53 +98,86 @@ func cmdServe(args []string) int {
 		cfg.Node.StateDir = *state
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	n := cfg.Node
-	received := filepath.Join(n.StateDir, "received")
-	if err := os.MkdirAll(received, 0o750); err != nil {
-		log.Error().Err(err).Msg("cannot create the state folder")
-		return 1
-	}
-	tlsCfg, err := serverTLS(n.TLS)
+	tlsCfg, err := serverTLS(cfg.Node.TLS)
 	if err != nil {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
-	srv := dimse.NewServer(dimse.ServerConfig{
-		Policy: dimse.Policy{AETitle: n.AETitle, RequireCalledAE: n.RequireCalledAE, AllowedCallingAE: n.AllowedCallingAEs,
-			AllowedNetworks: n.Networks(), AcceptAnyStorage: n.AcceptAnyStorage, TransferSyntaxes: n.TransferSyntaxes,
-			AcceptEncapsulated: n.AcceptCompressed, MaxPDU: n.MaxPDU},
-		MaxAssociations: n.MaxAssociations, ARTIM: time.Duration(n.Timeouts.ARTIM), IdleTimeout: time.Duration(n.Timeouts.Idle),
-		DIMSETimeout: time.Duration(n.Timeouts.DIMSE), TLS: tlsCfg, Log: log,
-		Store: &dimse.FileStore{Dir: received, Fsync: n.Fsync},
-	})
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(n.Listen) }()
+	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: runners(), TLS: tlsCfg})
+}
+
+// runners are the reconstructors this binary offers; the reconstruct
+// package's registry joins here when it exists.
+func runners() map[string]gateway.Runner { return gateway.Runners(nil) }
+
+// runNode starts a node, tells systemd it is ready (sd_notify), feeds the
+// watchdog, and on SIGTERM or SIGINT stops it gracefully: no new
+// associations, those in flight finish (30 s), jobs in progress go back
+// to the queue, and all state stays on disk.
+func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
+	n, err := gateway.New(o)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		return 1
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	// Wait until the listener is up to announce it, or fail early.
-	for srv.Addr() == nil {
-		select {
-		case err := <-errc:
-			log.Error().Err(err).Str("listen", n.Listen).Msg("cannot listen")
-			return 1
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	log.Info().Str("ae_title", n.AETitle).Str("listen", srv.Addr().String()).Str("state", n.StateDir).Bool("tls", tlsCfg != nil).Msg("tweedie serving")
-	select {
-	case err := <-errc:
-		log.Error().Err(err).Msg("server stopped")
+	if err := n.Start(context.Background()); err != nil {
+		log.Error().Err(err).Msg("cannot start")
+		shutdown(n, log)
 		return 1
-	case s := <-sig:
-		log.Info().Str("signal", s.String()).Msg("shutting down: finishing associations in flight")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Warn().Err(err).Msg("shutdown")
+	ev := log.Info().Str("state", cfg.Node.StateDir)
+	if a := n.Addr(); a != nil {
+		ev = ev.Str("ae_title", cfg.Node.AETitle).Str("listen", a.String()).Bool("tls", o.TLS != nil)
 	}
+	if u := n.NATSURL(); u != "" {
+		ev = ev.Str("nats", u)
+	}
+	if a := n.HTTPAddr(); a != nil {
+		ev = ev.Str("http", a.String())
+	}
+	role := "tweedie serving"
+	if o.Worker {
+		role = "tweedie worker running"
+	}
+	ev.Msg(role)
+	if _, err := gateway.SdNotify("READY=1\nSTATUS=" + role); err != nil {
+		log.Warn().Err(err).Msg("sd_notify")
+	}
+	var watchdog <-chan time.Time
+	if iv := gateway.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	for {
+		select {
+		case <-watchdog:
+			// Only a node that can take work pets the watchdog.
+			if err := n.Healthy(); err == nil {
+				_, _ = gateway.SdNotify("WATCHDOG=1")
+			} else {
+				log.Warn().Err(err).Msg("unhealthy: watchdog not fed")
+			}
+			continue
+		case s := <-sig:
+			log.Info().Str("signal", s.String()).Msg("shutting down: finishing associations in flight")
+		}
+		break
+	}
+	_, _ = gateway.SdNotify("STOPPING=1")
+	shutdown(n, log)
 	log.Info().Msg("stopped")
 	return 0
+}
+
+func shutdown(n *gateway.Node, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn().Err(err).Msg("shutdown")
+	}
 }
 
 func cmdConfig(args []string) int {
@@ -145,7 +185,7 @@ func cmdConfig(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: tweedie config check FILE")
 		return 2
 	}
-	if _, err := conf.Load(args[1]); err != nil {
+	if _, err := conf.LoadChecked(args[1], gateway.ConfigCheck(runners())); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
