@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,8 +24,147 @@ var defaultsYAML []byte
 
 // Config is the whole configuration file.
 type Config struct {
-	Node NodeConfig `yaml:"node"`
-	Log  LogConfig  `yaml:"log"`
+	Node   NodeConfig   `yaml:"node"`
+	Log    LogConfig    `yaml:"log"`
+	Spool  SpoolConfig  `yaml:"spool"`
+	Series SeriesConfig `yaml:"series"`
+	NATS   NATSConfig   `yaml:"nats"`
+	Jobs   JobsConfig   `yaml:"jobs"`
+	// Destinations are the peers results are sent to. When the list is
+	// empty, one folder destination named "folder" writing into
+	// STATE/outgoing is used (see EffectiveDestinations).
+	Destinations []Destination  `yaml:"destinations"`
+	Dispatch     DispatchConfig `yaml:"dispatch"`
+	Audit        AuditConfig    `yaml:"audit"`
+	HTTP         HTTPConfig     `yaml:"http"`
+	// Routing is the rules section (rules and fallback, see the rules
+	// package), kept as a YAML node so that it is parsed with the file's
+	// line numbers. Absent: every series is forwarded to every destination.
+	Routing yaml.Node `yaml:"routing"`
+}
+
+// SpoolConfig is where received instances wait for their series to complete.
+type SpoolConfig struct {
+	// MinFree is the free-space floor of the state folder's file system:
+	// below it C-STORE is answered Out of Resources (0xA700).
+	MinFree Size `yaml:"min_free"`
+	// Duplicates is what a second copy of a spooled SOP instance does:
+	// "replace" the first or "ignore" the second.
+	Duplicates string `yaml:"duplicates"`
+}
+
+// SeriesConfig decides when a series is complete.
+type SeriesConfig struct {
+	// Timeout: a series with nothing new for this long is complete.
+	Timeout Duration `yaml:"timeout"`
+	// AfterProcessed is the policy for instances of a series already
+	// processed: "new_job" (they make a job of their own) or "ignore".
+	AfterProcessed string `yaml:"after_processed"`
+}
+
+// NATSConfig selects the JetStream the job queue lives on.
+type NATSConfig struct {
+	// URL of an external NATS cluster; empty runs one embedded in-process.
+	URL string `yaml:"url"`
+	// Credentials is a NATS credentials file for the external cluster.
+	Credentials string `yaml:"credentials"`
+	// Listen is the embedded server's client listener (host:port), for
+	// `tweedie worker` on other machines; empty: no listener at all.
+	Listen string `yaml:"listen"`
+	// StoreDir is the embedded server's JetStream folder; empty:
+	// STATE/jetstream.
+	StoreDir string `yaml:"store_dir"`
+}
+
+// JobsConfig sets the reconstruction work queue.
+type JobsConfig struct {
+	Workers     int      `yaml:"workers"`      // in-process workers; 0: only remote ones
+	MaxAttempts int      `yaml:"max_attempts"` // deliveries before quarantine
+	AckWait     Duration `yaml:"ack_wait"`     // redelivery after a silent worker
+	RetryDelay  Duration `yaml:"retry_delay"`  // wait before a failed job runs again
+}
+
+// Destination is a peer results are sent to: a DICOM Storage SCP, or a
+// folder.
+type Destination struct {
+	Name      string        `yaml:"name"`
+	Type      string        `yaml:"type"` // dicom (default) or folder
+	AETitle   string        `yaml:"ae_title"`
+	Host      string        `yaml:"host"`
+	Port      int           `yaml:"port"`
+	CallingAE string        `yaml:"calling_ae"` // empty: node.ae_title
+	TLS       ClientTLSConf `yaml:"tls"`
+	Path      string        `yaml:"path"` // folder; empty: STATE/outgoing
+}
+
+// ClientTLSConf is DICOM TLS towards a destination (PS3.15 Annex B.1).
+type ClientTLSConf struct {
+	Enabled    bool   `yaml:"enabled"`
+	CA         string `yaml:"ca"`
+	Cert       string `yaml:"cert"`
+	Key        string `yaml:"key"`
+	ServerName string `yaml:"server_name"`
+}
+
+// DispatchConfig sets the outboxes' retry policy.
+type DispatchConfig struct {
+	MaxAttempts    int      `yaml:"max_attempts"`
+	BackoffInitial Duration `yaml:"backoff_initial"`
+	BackoffMax     Duration `yaml:"backoff_max"`
+	Batch          int      `yaml:"batch"` // instances per association
+}
+
+// AuditConfig sets the audit stream (PS3.15 Annex A.5 messages as JSON).
+type AuditConfig struct {
+	// Path of the audit log; empty: STATE/audit.log; "-": standard output.
+	Path string `yaml:"path"`
+	// IncludePatient lets patient names and IDs into the audit stream.
+	IncludePatient bool `yaml:"include_patient"`
+}
+
+// HTTPConfig is the loopback endpoint for /metrics and /healthz.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // empty: none
+}
+
+// Size is a byte count written as 1073741824, "512MiB", "1GB" or "0".
+type Size int64
+
+// UnmarshalYAML parses a size with an optional unit (B, KB, MB, GB, TB,
+// KiB, MiB, GiB, TiB).
+func (z *Size) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseSize(s)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*z = v
+	return nil
+}
+
+// ParseSize parses a byte count with an optional unit.
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	var v int64
+	if _, err := fmt.Sscan(t, &v); err != nil || v < 0 || fmt.Sprint(v) != t {
+		return 0, fmt.Errorf("%q is not a size (like 1073741824, 512MiB or 1GB)", s)
+	}
+	return Size(v * mult), nil
 }
 
 // NodeConfig is the DICOM node: who it is, where it listens, whom it talks to.
@@ -76,7 +217,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (like 30s or 5m)", n.Line, s)
+		// A TypeError lets the decoder go on and report the rest too.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (like 30s or 5m)", n.Line, s)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -101,22 +243,70 @@ func Load(path string) (*Config, error) {
 	return parse(b, path)
 }
 
-func parse(b []byte, name string) (*Config, error) {
+// Check is an extra validation run by LoadChecked after the file's own:
+// other packages (the rules, the gateway's cross-references) report their
+// problems through it, each message starting with "line N: " where known.
+type Check func(*Config) []string
+
+// LoadChecked is Load followed by the checks; every problem, the file's own
+// and the checks', is reported at once in one error, sorted by line.
+func LoadChecked(path string, checks ...Check) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseChecked(b, path, checks...)
+}
+
+// Parse reads a configuration from bytes over the defaults; name is used
+// in messages.
+func Parse(b []byte, name string, checks ...Check) (*Config, error) {
+	return parseChecked(b, name, checks...)
+}
+
+func parse(b []byte, name string) (*Config, error) { return parseChecked(b, name) }
+
+func parseChecked(b []byte, name string, checks ...Check) (*Config, error) {
 	c := &Config{}
 	if name != "defaults" {
 		c = Default()
 	}
+	var errs []string
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", name, strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n ", "\n"))
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// A syntax error: nothing else can be checked.
+			return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		// Type errors and unknown keys: the rest was decoded, so the
+		// checks below still run and everything is reported at once.
+		errs = append(errs, te.Errors...)
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(b, &root)
-	if errs := c.validate(lineIndex(&root)); len(errs) > 0 {
+	errs = append(errs, c.validate(lineIndex(&root))...)
+	for _, chk := range checks {
+		errs = append(errs, chk(c)...)
+	}
+	if len(errs) > 0 {
+		sortByLine(errs)
 		return nil, fmt.Errorf("%s: %s", name, strings.Join(errs, "\n"))
 	}
 	return c, nil
+}
+
+// sortByLine orders messages "line N: …" by N, the others last, stably.
+func sortByLine(errs []string) {
+	line := func(s string) int {
+		var n int
+		if _, err := fmt.Sscanf(s, "line %d:", &n); err == nil {
+			return n
+		}
+		return 1 << 30
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return line(errs[i]) < line(errs[j]) })
 }
 
 // lineIndex maps dotted key paths to the line they are on, for messages.
@@ -137,6 +327,12 @@ func lineIndex(root *yaml.Node) map[string]int {
 				}
 				idx[k] = n.Content[i].Line
 				walk(n.Content[i+1], k)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				k := fmt.Sprintf("%s.%d", prefix, i)
+				idx[k] = c.Line
+				walk(c, k)
 			}
 		}
 	}
@@ -177,6 +373,96 @@ func (c *Config) validate(lines map[string]int) []string {
 	if n.TLS.VerifyClient && n.TLS.ClientCA == "" {
 		bad("node.tls.verify_client", "needs client_ca")
 	}
+	if c.Spool.MinFree < 0 {
+		bad("spool.min_free", "must not be negative")
+	}
+	switch c.Spool.Duplicates {
+	case "replace", "ignore":
+	default:
+		bad("spool.duplicates", "%q is not replace or ignore", c.Spool.Duplicates)
+	}
+	if c.Series.Timeout <= 0 {
+		bad("series.timeout", "must be positive")
+	}
+	switch c.Series.AfterProcessed {
+	case "new_job", "ignore":
+	default:
+		bad("series.after_processed", "%q is not new_job or ignore", c.Series.AfterProcessed)
+	}
+	if c.NATS.URL != "" && c.NATS.Listen != "" {
+		bad("nats.listen", "is for the embedded server; with nats.url set there is none")
+	}
+	if c.NATS.URL != "" && !strings.Contains(c.NATS.URL, "://") {
+		bad("nats.url", "%q is not a URL like nats://host:4222", c.NATS.URL)
+	}
+	if c.Jobs.Workers < 0 {
+		bad("jobs.workers", "must not be negative")
+	}
+	if c.Jobs.MaxAttempts < 1 {
+		bad("jobs.max_attempts", "must be at least 1")
+	}
+	if c.Jobs.AckWait < Duration(time.Second) {
+		bad("jobs.ack_wait", "must be at least 1s")
+	}
+	if c.Jobs.RetryDelay < 0 {
+		bad("jobs.retry_delay", "must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Destinations {
+		key := fmt.Sprintf("destinations[%d]", i)
+		where := func(field string) string { return fmt.Sprintf("destinations.%d.%s", i, field) }
+		badAt := func(field, format string, args ...any) {
+			w := ""
+			if l, ok := lines[where(field)]; ok {
+				w = fmt.Sprintf("line %d: ", l)
+			} else if l, ok := lines[fmt.Sprintf("destinations.%d", i)]; ok {
+				w = fmt.Sprintf("line %d: ", l)
+			}
+			errs = append(errs, w+key+"."+field+": "+fmt.Sprintf(format, args...))
+		}
+		if !validName(d.Name) {
+			badAt("name", "%q must be 1 to 64 letters, digits, '-' or '_'", d.Name)
+		} else if seen[d.Name] {
+			badAt("name", "%q is used twice", d.Name)
+		}
+		seen[d.Name] = true
+		switch d.Type {
+		case "", "dicom":
+			if d.AETitle == "" || len(d.AETitle) > 16 || strings.ContainsAny(d.AETitle, "\\") {
+				badAt("ae_title", "%q must have 1 to 16 characters and no backslash", d.AETitle)
+			}
+			if d.Host == "" {
+				badAt("host", "must be set for a dicom destination")
+			}
+			if d.Port < 1 || d.Port > 65535 {
+				badAt("port", "%d is not a TCP port", d.Port)
+			}
+			if len(d.CallingAE) > 16 {
+				badAt("calling_ae", "%q has more than 16 characters", d.CallingAE)
+			}
+			if (d.TLS.Cert == "") != (d.TLS.Key == "") {
+				badAt("tls", "cert and key go together")
+			}
+		case "folder":
+			if d.AETitle != "" || d.Host != "" || d.Port != 0 {
+				badAt("type", "a folder destination takes only name and path")
+			}
+		default:
+			badAt("type", "%q is not dicom or folder", d.Type)
+		}
+	}
+	if c.Dispatch.MaxAttempts < 1 {
+		bad("dispatch.max_attempts", "must be at least 1")
+	}
+	if c.Dispatch.BackoffInitial <= 0 {
+		bad("dispatch.backoff_initial", "must be positive")
+	}
+	if c.Dispatch.BackoffMax < c.Dispatch.BackoffInitial {
+		bad("dispatch.backoff_max", "must be at least backoff_initial")
+	}
+	if c.Dispatch.Batch < 1 {
+		bad("dispatch.batch", "must be at least 1")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -188,6 +474,46 @@ func (c *Config) validate(lines map[string]int) []string {
 		bad("log.format", "%q is not json or console", c.Log.Format)
 	}
 	return errs
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultDestination is the name of the folder destination used when the
+// configuration names none.
+const DefaultDestination = "folder"
+
+// EffectiveDestinations returns the configured destinations, or the
+// built-in folder destination (STATE/outgoing) when there are none; folder
+// destinations without a path get STATE/outgoing.
+func (c *Config) EffectiveDestinations() []Destination {
+	ds := c.Destinations
+	if len(ds) == 0 {
+		ds = []Destination{{Name: DefaultDestination, Type: "folder"}}
+	}
+	out := make([]Destination, len(ds))
+	for i, d := range ds {
+		if d.Type == "" {
+			d.Type = "dicom"
+		}
+		if d.Type == "folder" && d.Path == "" {
+			d.Path = filepath.Join(c.Node.StateDir, "outgoing")
+		}
+		if d.CallingAE == "" {
+			d.CallingAE = c.Node.AETitle
+		}
+		out[i] = d
+	}
+	return out
 }
 
 // Networks returns the parsed allowlist.

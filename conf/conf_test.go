@@ -1,0 +1,36 @@
+package conf
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Size
+		ok   bool
+	}{{"0", 0, true}, {"1024", 1024, true}, {"512MiB", 512 << 20, true}, {"1GB", 1e9, true}, {"2 KiB", 2048, true},
+		{"-1", 0, false}, {"1.5GB", 0, false}, {"lots", 0, false}, {"", 0, false}} {
+		got, err := ParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestDefaultsAndErrorsAtOnce(t *testing.T) {
+	c := Default()
+	if d := c.EffectiveDestinations(); len(d) != 1 || d[0].Type != "folder" || d[0].Name != DefaultDestination {
+		t.Errorf("default destinations %+v", d)
+	}
+	_, err := Parse([]byte("series:\n  timeout: soon\n  after_processed: maybe\nspool:\n  min_free: much\ndestinations:\n  - {name: a, type: dicom}\n  - {name: a, type: folder}\ncolour: blue\n"), "x.yaml")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"line 2", "line 3", "line 5", "line 7", "line 8", "line 9", "colour", "used twice", "ae_title"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in\n%v", want, err)
+		}
+	}
+}

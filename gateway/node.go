@@ -1,0 +1,541 @@
+// Package gateway is tweedie's DICOM node: it receives series by C-STORE
+// into a durable spool, decides with the routing rules what each completed
+// series is, runs jobs from a NATS JetStream work queue, and sends results
+// to destinations from durable outboxes, with an audit stream modelled on
+// PS3.15 beside the operational log.
+//
+// The pipeline, each stage handing durable state to the next:
+//
+//	C-STORE → Spool (STATE/spool) → Batch (STATE/batches) → rules → Queue (JetStream)
+//	  → worker (Runner) → Outbox (STATE/outbox/<dest>) → destination
+//
+// A crash at any point leaves each stage's input on disk to be taken up
+// again at start; output UIDs are derived from the input and the job, so
+// work done twice sends the same instances again, never second copies.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
+
+	"github.com/tweedie-recon/tweedie/conf"
+	"github.com/tweedie-recon/tweedie/dimse"
+	"github.com/tweedie-recon/tweedie/rules"
+)
+
+// Options configure a Node.
+type Options struct {
+	Config *conf.Config
+	Log    zerolog.Logger
+	// Runners are the reconstructors by name; "identity" is built in.
+	Runners map[string]Runner
+	// TLS is the DICOM listener's TLS configuration (nil: none).
+	TLS *tls.Config
+	// Worker makes a worker-only node: no DICOM listener and no spool,
+	// only workers and outboxes against nats.url.
+	Worker bool
+	// Name identifies this process in the audit stream (default: host name).
+	Name string
+}
+
+// Node is a running gateway (serve) or worker process.
+type Node struct {
+	o       Options
+	cfg     *conf.Config
+	log     zerolog.Logger
+	state   string
+	audit   *Audit
+	metrics *Metrics
+	rules   *rules.Set
+	spool   *Spool
+	queue   *Queue
+	outbox  map[string]*Outbox
+	srv     *dimse.Server
+	ln      net.Listener
+	httpSrv *http.Server
+	httpLn  net.Listener
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers *sync.WaitGroup
+	bg      sync.WaitGroup
+
+	stopOnce sync.Once
+	stopErr  error
+
+	mu          sync.Mutex
+	batchJobs   map[string][]string // batch → job IDs, for clean-up
+	doneJobs    map[string]bool
+	batchInputs map[string][]string
+}
+
+// Runners returns the built-in runners plus extra.
+func Runners(extra map[string]Runner) map[string]Runner {
+	out := map[string]Runner{"identity": Identity}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+// RoutingRules parses the configuration's routing section, or builds the
+// default (forward every series to every destination) when there is none.
+func RoutingRules(c *conf.Config) (*rules.Set, error) {
+	if c.Routing.Kind == 0 {
+		var names []string
+		for _, d := range c.EffectiveDestinations() {
+			names = append(names, d.Name)
+		}
+		var n yaml.Node
+		b := fmt.Sprintf("fallback:\n  - forward: {destinations: [%s]}\n", strings.Join(names, ", "))
+		if err := yaml.Unmarshal([]byte(b), &n); err != nil {
+			return nil, err
+		}
+		return rules.Parse(&n)
+	}
+	return rules.Parse(&c.Routing)
+}
+
+// ConfigCheck is the conf.Check of the gateway: the routing rules parse,
+// and name only configured destinations and available reconstructors.
+func ConfigCheck(runners map[string]Runner) conf.Check {
+	return func(c *conf.Config) []string {
+		set, err := RoutingRules(c)
+		if err != nil {
+			var pe *rules.ParseError
+			if errors.As(err, &pe) {
+				var out []string
+				for _, p := range pe.Problems {
+					out = append(out, "routing: "+p.String())
+				}
+				return prefixLines(out)
+			}
+			return []string{"routing: " + err.Error()}
+		}
+		dests := map[string]bool{}
+		for _, d := range c.EffectiveDestinations() {
+			dests[d.Name] = true
+		}
+		if err := set.CheckNames(func(n string) bool { return dests[n] }, func(n string) bool { return runners[n] != nil }); err != nil {
+			var pe *rules.ParseError
+			if errors.As(err, &pe) {
+				var out []string
+				for _, p := range pe.Problems {
+					out = append(out, "routing: "+p.String())
+				}
+				return prefixLines(out)
+			}
+			return []string{"routing: " + err.Error()}
+		}
+		return nil
+	}
+}
+
+// prefixLines moves "routing: line N:C: msg" to "line N: routing: …" so
+// that conf sorts it with the file's other problems.
+func prefixLines(msgs []string) []string {
+	for i, m := range msgs {
+		rest := strings.TrimPrefix(m, "routing: ")
+		var line, col int
+		if n, _ := fmt.Sscanf(rest, "line %d:%d:", &line, &col); n == 2 {
+			msgs[i] = fmt.Sprintf("line %d: routing (column %d): %s", line, col, rest[strings.Index(rest, ": ")+2:])
+		} else if n, _ := fmt.Sscanf(rest, "line %d:", &line); n == 1 {
+			msgs[i] = fmt.Sprintf("line %d: routing: %s", line, rest[strings.Index(rest, ": ")+2:])
+		}
+	}
+	return msgs
+}
+
+// New prepares a node: state folders, audit stream, rules, outboxes.
+// Nothing listens until Start.
+func New(o Options) (*Node, error) {
+	c := o.Config
+	if o.Runners == nil {
+		o.Runners = Runners(nil)
+	}
+	if o.Name == "" {
+		o.Name, _ = os.Hostname()
+	}
+	n := &Node{o: o, cfg: c, log: o.Log, state: c.Node.StateDir, metrics: NewMetrics(), outbox: map[string]*Outbox{},
+		batchJobs: map[string][]string{}, doneJobs: map[string]bool{}, batchInputs: map[string][]string{}}
+	if err := mkdirDurable(n.state); err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	ap := c.Audit.Path
+	if ap == "" {
+		ap = filepath.Join(n.state, "audit.log")
+	}
+	var err error
+	if n.audit, err = OpenAudit(ap, c.Audit.IncludePatient); err != nil {
+		return nil, fmt.Errorf("audit.path: %w", err)
+	}
+	if n.rules, err = RoutingRules(c); err != nil {
+		return nil, fmt.Errorf("routing: %w", err)
+	}
+	for _, d := range c.EffectiveDestinations() {
+		ob, err := NewOutbox(n.state, d, DispatchOptions{MaxAttempts: c.Dispatch.MaxAttempts, BackoffInitial: time.Duration(c.Dispatch.BackoffInitial),
+			BackoffMax: time.Duration(c.Dispatch.BackoffMax), Batch: c.Dispatch.Batch, Audit: n.audit, Metrics: n.metrics, Log: o.Log})
+		if err != nil {
+			return nil, err
+		}
+		n.outbox[d.Name] = ob
+	}
+	return n, nil
+}
+
+// Audit returns the audit stream.
+func (n *Node) Audit() *Audit { return n.audit }
+
+// Metrics returns the metrics.
+func (n *Node) Metrics() *Metrics { return n.metrics }
+
+// Start opens the queue, starts the workers, outboxes, spool and, unless a
+// worker, the DICOM listener; it returns once the node serves.
+func (n *Node) Start(ctx context.Context) error {
+	c := n.cfg
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.audit.Event("application-start", AuditApplicationActivity, TypeApplicationStart, "E", OutcomeSuccess).
+		Str("application", "tweedie").Str("process", n.o.Name).Str("role", map[bool]string{true: "worker", false: "serve"}[n.o.Worker]).Send()
+	n.audit.Event("configuration-loaded", AuditSecurityAlert, TypeSoftwareConfiguration, "E", OutcomeSuccess).
+		Str("process", n.o.Name).Str("ae_title", c.Node.AETitle).Strs("destinations", n.rules.Destinations()).
+		Strs("reconstructors", n.rules.Reconstructors()).Int("rules", len(n.rules.Rules())).Send()
+	var err error
+	if n.queue, err = OpenQueue(ctx, n.state, c.NATS, c.Jobs, n.log); err != nil {
+		return err
+	}
+	for _, ob := range n.outbox {
+		n.bg.Add(1)
+		go func(ob *Outbox) { defer n.bg.Done(); ob.Run(n.ctx) }(ob)
+	}
+	n.workers = n.queue.RunWorkers(n.ctx, c.Jobs.Workers, WorkerOptions{Name: n.o.Name, StateDir: n.state, Runners: n.o.Runners,
+		Outboxes: n.outbox, MaxAttempts: c.Jobs.MaxAttempts, AckWait: time.Duration(c.Jobs.AckWait), RetryDelay: time.Duration(c.Jobs.RetryDelay),
+		Audit: n.audit, Metrics: n.metrics, Log: n.log})
+	if err := n.startHTTP(); err != nil {
+		n.log.Warn().Err(err).Str("listen", c.HTTP.Listen).Msg("metrics endpoint not available")
+	}
+	if n.o.Worker {
+		return nil
+	}
+	if err := n.queue.WatchStatus(n.ctx, n.jobOutcome); err != nil {
+		return fmt.Errorf("watching job outcomes: %w", err)
+	}
+	n.spool, err = NewSpool(SpoolOptions{StateDir: n.state, Fsync: c.Node.Fsync, MinFree: int64(c.Spool.MinFree),
+		IgnoreDuplicates: c.Spool.Duplicates == "ignore", IgnoreLate: c.Series.AfterProcessed == "ignore",
+		Timeout: time.Duration(c.Series.Timeout), Audit: n.audit, Metrics: n.metrics, Log: n.log, OnBatch: n.route})
+	if err != nil {
+		return err
+	}
+	// Batches left by an earlier run: route (publishing again is a no-op
+	// within the dedup window) or wait for their jobs' outcomes.
+	for _, b := range n.spool.Batches() {
+		n.route(b)
+	}
+	n.bg.Add(1)
+	go func() { defer n.bg.Done(); n.spool.Run(n.ctx) }()
+
+	nc := c.Node
+	n.srv = dimse.NewServer(dimse.ServerConfig{
+		Policy: dimse.Policy{AETitle: nc.AETitle, RequireCalledAE: nc.RequireCalledAE, AllowedCallingAE: nc.AllowedCallingAEs,
+			AllowedNetworks: nc.Networks(), AcceptAnyStorage: nc.AcceptAnyStorage, TransferSyntaxes: nc.TransferSyntaxes,
+			AcceptEncapsulated: nc.AcceptCompressed, MaxPDU: nc.MaxPDU},
+		MaxAssociations: nc.MaxAssociations, ARTIM: time.Duration(nc.Timeouts.ARTIM), IdleTimeout: time.Duration(nc.Timeouts.Idle),
+		DIMSETimeout: time.Duration(nc.Timeouts.DIMSE), TLS: n.o.TLS, Log: n.log, Store: n.spool, OnEvent: n.onEvent,
+	})
+	if n.ln, err = net.Listen("tcp", nc.Listen); err != nil {
+		return fmt.Errorf("node.listen %s: %w", nc.Listen, err)
+	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, dimse.ErrServerClosed) {
+			n.log.Error().Err(err).Msg("DICOM listener stopped")
+		}
+	}()
+	return nil
+}
+
+// Addr is the DICOM listener's address.
+func (n *Node) Addr() net.Addr {
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Addr()
+}
+
+// HTTPAddr is the metrics listener's address (nil when none).
+func (n *Node) HTTPAddr() net.Addr {
+	if n.httpLn == nil {
+		return nil
+	}
+	return n.httpLn.Addr()
+}
+
+// NATSURL is the embedded NATS server's client URL when it listens.
+func (n *Node) NATSURL() string { return n.queue.ClientURL() }
+
+// Healthy reports whether the node can take work: the queue connected,
+// and the DICOM listener up (serve).
+func (n *Node) Healthy() error {
+	if n.queue == nil || !n.queue.Connected() {
+		return errors.New("not connected to NATS JetStream")
+	}
+	if !n.o.Worker && n.Addr() == nil {
+		return errors.New("DICOM listener not up")
+	}
+	return nil
+}
+
+func (n *Node) startHTTP() error {
+	if n.cfg.HTTP.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", n.cfg.HTTP.Listen)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	n.httpLn = ln
+	n.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = n.httpSrv.Serve(ln) }()
+	return nil
+}
+
+// onEvent turns the DICOM server's notifications into audit events.
+func (n *Node) onEvent(e dimse.Event) {
+	switch e.Kind {
+	case dimse.EventAssociationAccepted:
+		n.metrics.Associations.WithLabelValues("accepted").Inc()
+		r := n.audit.Event("association-accepted", AuditUserAuthentication, TypeLogin, "E", OutcomeSuccess).Str("source_address", e.Remote)
+		if a := e.Association; a != nil {
+			r = r.Str("source_ae", a.CallingAE).Str("destination_ae", a.CalledAE).Str("tls_peer", a.TLSPeer)
+		}
+		r.Send()
+	case dimse.EventAssociationRejected:
+		// PS3.15 §A.5.3.11: a refused node is a Security Alert.
+		n.metrics.Associations.WithLabelValues("rejected").Inc()
+		r := n.audit.Event("association-rejected", AuditSecurityAlert, TypeNodeAuthentication, "E", OutcomeMinorFailure).
+			Str("source_address", e.Remote).Str("description", e.Reason)
+		if a := e.Association; a != nil {
+			r = r.Str("source_ae", a.CallingAE).Str("destination_ae", a.CalledAE)
+		}
+		r.Send()
+	case dimse.EventAssociationEnded:
+		if e.Association != nil && n.spool != nil {
+			n.spool.AssociationEnded(e.Association)
+		}
+	}
+}
+
+// route decides what a completed series is and queues its jobs. A batch
+// routed before (jobs.json present) only waits for its jobs' outcomes.
+func (n *Node) route(b Batch) {
+	log := n.log.With().Str("batch", b.ID).Logger()
+	files, err := BatchFiles(b.Dir)
+	if err != nil {
+		log.Error().Err(err).Msg("batch folder unreadable")
+		return
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = filepath.Base(f)
+	}
+	var rec batchRecord
+	if readJSON(filepath.Join(b.Dir, "jobs.json"), &rec) == nil {
+		n.track(b.ID, rec.Jobs, names)
+		return
+	}
+	if len(files) == 0 {
+		os.RemoveAll(b.Dir)
+		return
+	}
+	var subj rules.Subject
+	h, err := ReadHeader(files[0])
+	if err == nil {
+		subj, err = h.Subject()
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("first instance unreadable: the rules see no attributes")
+		subj = nil
+	}
+	d := n.rules.Evaluate(subj, rules.Association{CallingAE: b.Series.CallingAE, CalledAE: b.Series.CalledAE, PeerAddr: b.Series.PeerAddr})
+	var matched []string
+	for _, m := range d.Matched {
+		matched = append(matched, m.Rule)
+	}
+	var actions []string
+	for _, a := range d.Actions {
+		actions = append(actions, a.String())
+	}
+	ar := n.audit.Event("series-routed", AuditInstancesAccessed, AuditEventID{}, "R", OutcomeSuccess).
+		Str("batch", b.ID).Str("study_uid", b.Series.StudyUID).Str("series_uid", b.Series.SeriesUID).
+		Int("instances", len(files)).Strs("rules_matched", matched).Strs("actions", actions).Patient(b.Series.PatientName, b.Series.PatientID)
+	if n.audit.IncludePatient {
+		// Why may quote attribute values, patient data among them.
+		var why []string
+		for _, m := range d.Matched {
+			why = append(why, m.Why...)
+		}
+		ar = ar.Strs("why", why)
+	}
+	ar.Send()
+	log.Info().Strs("rules", matched).Strs("actions", actions).Bool("fallback", d.Fallback).Int("instances", len(files)).Msg("series routed")
+	var jobs []Job
+	for i, a := range d.Actions {
+		if a.Kind == rules.Discard {
+			continue
+		}
+		j := Job{ID: fmt.Sprintf("%s-a%d", b.ID, i), Batch: b.ID, Destinations: a.Destinations, Rule: a.Rule,
+			StudyUID: b.Series.StudyUID, SeriesUID: b.Series.SeriesUID, Inputs: names, Created: time.Now().UTC()}
+		switch a.Kind {
+		case rules.Forward:
+			j.Kind = "forward"
+		case rules.Reconstruct:
+			j.Kind, j.Reconstructor, j.Params = "reconstruct", a.Reconstructor, a.Params
+		}
+		jobs = append(jobs, j)
+	}
+	if len(jobs) == 0 {
+		reason := "no action"
+		if len(d.Actions) > 0 {
+			reason = d.Actions[0].String()
+		}
+		n.audit.Event("series-discarded", AuditInstancesAccessed, AuditEventID{}, "D", OutcomeSuccess).Str("batch", b.ID).
+			Str("study_uid", b.Series.StudyUID).Str("series_uid", b.Series.SeriesUID).Int("instances", len(files)).
+			Str("description", reason).Strs("rules_matched", matched).Send()
+		log.Info().Msg("series discarded")
+		if err := os.RemoveAll(b.Dir); err != nil {
+			log.Error().Err(err).Msg("removing a discarded batch")
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Minute)
+	defer cancel()
+	if n.queue.Shared {
+		if err := n.queue.UploadInputs(ctx, b.ID, files); err != nil {
+			log.Error().Err(err).Msg("uploading inputs; the batch is routed again at the next start")
+			return
+		}
+	}
+	var ids []string
+	for _, j := range jobs {
+		if err := n.queue.Publish(ctx, j); err != nil {
+			log.Error().Err(err).Msg("queueing; the batch is routed again at the next start")
+			return
+		}
+		ids = append(ids, j.ID)
+	}
+	if err := writeJSONDurable(filepath.Join(b.Dir, "jobs.json"), batchRecord{Jobs: ids}); err != nil {
+		log.Error().Err(err).Msg("recording the queued jobs")
+	}
+	n.track(b.ID, ids, names)
+}
+
+// batchRecord is jobs.json in a routed batch folder.
+type batchRecord struct {
+	Jobs []string `json:"jobs"`
+}
+
+// track remembers a batch's jobs; when all have an outcome the batch
+// folder and its objects are removed.
+func (n *Node) track(batch string, jobs, names []string) {
+	n.mu.Lock()
+	n.batchJobs[batch] = jobs
+	n.batchInputs[batch] = names
+	n.mu.Unlock()
+	n.maybeClean(batch)
+}
+
+func (n *Node) jobOutcome(id string, s JobStatus) {
+	i := strings.LastIndex(id, "-a")
+	if i < 0 {
+		return
+	}
+	n.mu.Lock()
+	n.doneJobs[id] = true
+	n.mu.Unlock()
+	n.maybeClean(id[:i])
+}
+
+func (n *Node) maybeClean(batch string) {
+	n.mu.Lock()
+	jobs, ok := n.batchJobs[batch]
+	if !ok {
+		n.mu.Unlock()
+		return
+	}
+	for _, j := range jobs {
+		if !n.doneJobs[j] {
+			n.mu.Unlock()
+			return
+		}
+	}
+	names := n.batchInputs[batch]
+	delete(n.batchJobs, batch)
+	delete(n.batchInputs, batch)
+	for _, j := range jobs {
+		delete(n.doneJobs, j)
+	}
+	n.mu.Unlock()
+	if n.queue.Shared {
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		n.queue.DeleteInputs(ctx, batch, names)
+		cancel()
+	}
+	if err := os.RemoveAll(n.spool.BatchDir(batch)); err != nil {
+		n.log.Error().Err(err).Str("batch", batch).Msg("removing a finished batch")
+	}
+}
+
+// Shutdown stops accepting associations, lets those in flight finish
+// until ctx ends, stops the spool, the workers (a job in progress goes
+// back to the queue) and the outboxes, and closes the queue. Everything
+// left is on disk for the next start.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() { n.stopErr = n.shutdown(ctx) })
+	return n.stopErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	var err error
+	if n.srv != nil {
+		err = n.srv.Shutdown(ctx)
+	}
+	if n.httpSrv != nil {
+		_ = n.httpSrv.Close()
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.workers != nil {
+		n.workers.Wait()
+	}
+	n.bg.Wait()
+	if n.queue != nil {
+		n.queue.Close()
+	}
+	n.audit.Event("application-stop", AuditApplicationActivity, TypeApplicationStop, "E", OutcomeSuccess).
+		Str("application", "tweedie").Str("process", n.o.Name).Send()
+	_ = n.audit.Close()
+	return err
+}
