@@ -334,6 +334,8 @@ type scratch struct {
 	a, b []complex64
 	rows [][]complex64 // row views of one block
 	g    []complex64   // p·vmax twiddled inputs of a generic butterfly
+	cs   []float32     // p cosines and sines of a generic butterfly
+	sn   []float32
 }
 
 func newScratch(maxn, maxp int) *scratch {
@@ -341,6 +343,7 @@ func newScratch(maxn, maxp int) *scratch {
 	s := &scratch{a: make([]complex64, maxn*vmax), b: make([]complex64, maxn*vmax), rows: make([][]complex64, vmax)}
 	if maxp > 5 {
 		s.g = make([]complex64, maxp*vmax)
+		s.cs, s.sn = make([]float32, maxp), make([]float32, maxp)
 	}
 	return s
 }
@@ -437,7 +440,7 @@ func (pl *plan1) transform(x, y []complex64, s *scratch, v int) []complex64 {
 		case 5:
 			radix5(st, x, y, v)
 		default:
-			radixGeneric(st, x, y, s.g, v)
+			radixGeneric(st, x, y, s, v)
 		}
 		x, y = y, x
 	}
@@ -600,11 +603,12 @@ func radix5(st *stage, x, y []complex64, v int) {
 // radixGeneric is the butterfly of an odd radix p:
 // y_t = a_0 + Σ_{s=1}^{(p−1)/2} [cos(2πts/p)(a_s + a_{p−s}) ∓ i·sin(2πts/p)(a_s − a_{p−s})],
 // the minus sign for y_t and the plus sign for y_{p−t}.
-func radixGeneric(st *stage, x, y, g []complex64, v int) {
+func radixGeneric(st *stage, x, y []complex64, sc *scratch, v int) {
 	p, ls, r := st.p, st.lstar, st.r
 	L := p * ls
 	h := (p - 1) / 2
-	a := g[:p*v]
+	a := sc.g[:p*v]
+	cs, sn := sc.cs[:p], sc.sn[:p] // the coefficients of one output pair t
 	for k := 0; k < r; k++ {
 		for j := 0; j < ls; j++ {
 			for s := 0; s < p; s++ {
@@ -640,23 +644,24 @@ func radixGeneric(st *stage, x, y, g []complex64, v int) {
 				ot := (j + k*L + t*ls) * v
 				om := (j + k*L + (p-t)*ls) * v
 				yt, ym := y[ot:ot+v], y[om:om+v]
-				copy(yt, a[:v])
-				copy(ym, a[:v])
 				for s := 1; s <= h; s++ {
 					idx := (t * s) % p
-					c, sn := st.cos[idx], st.sin[idx]
-					sum, dif := a[s*v:(s+1)*v], a[(p-s)*v:(p-s+1)*v]
-					for q := range yt {
-						re := real(yt[q]) + c*real(sum[q])
-						im := imag(yt[q]) + c*imag(sum[q])
-						// ∓ i·sn·dif
-						di := sn * imag(dif[q])
-						dr := sn * real(dif[q])
-						yt[q] = complex(re+di, im-dr)
-						rm := real(ym[q]) + c*real(sum[q])
-						imm := imag(ym[q]) + c*imag(sum[q])
-						ym[q] = complex(rm-di, imm+dr)
+					cs[s], sn[s] = st.cos[idx], st.sin[idx]
+				}
+				for q := range yt {
+					a0 := a[q]
+					re, im := real(a0), imag(a0)
+					var dr, di float32
+					for s := 1; s <= h; s++ {
+						sum, dif := a[s*v+q], a[(p-s)*v+q]
+						re += cs[s] * real(sum)
+						im += cs[s] * imag(sum)
+						dr += sn[s] * real(dif)
+						di += sn[s] * imag(dif)
 					}
+					// y_t = … − i·Σ sin·dif, y_{p−t} = … + i·Σ sin·dif
+					yt[q] = complex(re+di, im-dr)
+					ym[q] = complex(re-di, im+dr)
 				}
 			}
 		}
