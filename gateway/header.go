@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
@@ -89,6 +90,54 @@ func ReadHeader(path string) (*Header, error) {
 		h.SOPInstanceUID = m.MediaStorageSOPInstanceUID
 	}
 	return h, nil
+}
+
+// headerFromPrefix reads the header of a just-received instance from the
+// bytes the sink kept in memory, continuing from the file only when the
+// header runs past them.
+func headerFromPrefix(prefix []byte, path string, metaLen int64, req *dimse.StoreRequest) (*Header, error) {
+	rest := &lazyFile{path: path, off: metaLen + int64(len(prefix))}
+	defer rest.Close()
+	h, err := readDataSetHeader(io.MultiReader(bytes.NewReader(prefix), rest), req.TransferSyntaxUID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadHeader, path, err)
+	}
+	h.TransferSyntaxUID = req.TransferSyntaxUID
+	if h.SOPClassUID == "" {
+		h.SOPClassUID = req.SOPClassUID
+	}
+	if h.SOPInstanceUID == "" {
+		h.SOPInstanceUID = req.SOPInstanceUID
+	}
+	return h, nil
+}
+
+// lazyFile reads a file from an offset, opening it on the first Read.
+type lazyFile struct {
+	path string
+	off  int64
+	f    *os.File
+}
+
+func (l *lazyFile) Read(p []byte) (int, error) {
+	if l.f == nil {
+		f, err := os.Open(l.path)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := f.Seek(l.off, io.SeekStart); err != nil {
+			f.Close()
+			return 0, err
+		}
+		l.f = f
+	}
+	return l.f.Read(p)
+}
+
+func (l *lazyFile) Close() {
+	if l.f != nil {
+		l.f.Close()
+	}
 }
 
 // readDataSetHeader walks a data set in transfer syntax ts. Explicit VR

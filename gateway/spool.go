@@ -312,8 +312,25 @@ func (s *Spool) BeginStore(req *dimse.StoreRequest) (dimse.StoreSink, error) {
 		os.Remove(f.Name())
 		return nil, storeErr(err)
 	}
-	return &spoolSink{s: s, f: f, req: req}, nil
+	return &spoolSink{s: s, f: f, req: req, metaLen: int64(meta.Len()), prefix: getPrefix()}, nil
 }
+
+// prefixPool recycles the header buffers: one per instance would otherwise
+// be most of the garbage an ingest makes.
+var prefixPool = sync.Pool{New: func() any { b := make([]byte, 0, headerPrefix); return &b }}
+
+func getPrefix() []byte { return (*prefixPool.Get().(*[]byte))[:0] }
+
+func putPrefix(b []byte) {
+	if cap(b) == headerPrefix {
+		prefixPool.Put(&b)
+	}
+}
+
+// headerPrefix is how much of each data set the sink keeps in memory so that
+// the header is read without reopening the file (the elements before the
+// pixel data fit in it for nearly every object; the rest is read from disk).
+const headerPrefix = 64 << 10
 
 // storeErr maps a file-system error to the status the peer gets: a full
 // disk is Out of Resources (0xA700), anything else a processing failure.
@@ -325,13 +342,18 @@ func storeErr(err error) error {
 }
 
 type spoolSink struct {
-	s     *Spool
-	f     *os.File
-	req   *dimse.StoreRequest
-	bytes int64
+	s       *Spool
+	f       *os.File
+	req     *dimse.StoreRequest
+	bytes   int64
+	metaLen int64
+	prefix  []byte // the first headerPrefix bytes of the data set
 }
 
 func (k *spoolSink) Write(p []byte) (int, error) {
+	if room := cap(k.prefix) - len(k.prefix); room > 0 {
+		k.prefix = append(k.prefix, p[:min(room, len(p))]...)
+	}
 	n, err := k.f.Write(p)
 	k.bytes += int64(n)
 	if err != nil {
@@ -343,6 +365,8 @@ func (k *spoolSink) Write(p []byte) (int, error) {
 func (k *spoolSink) discard() {
 	k.f.Close()
 	os.Remove(k.f.Name())
+	putPrefix(k.prefix)
+	k.prefix = nil
 }
 
 // Close makes the instance durable and files it in its series.
@@ -366,7 +390,15 @@ func (k *spoolSink) Close(transferErr error) (uint16, error) {
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
 		return 0, storeErr(err)
 	}
-	st, err := s.admit(k.f.Name(), k.req)
+	h, err := headerFromPrefix(k.prefix, k.f.Name(), k.metaLen, k.req)
+	putPrefix(k.prefix)
+	k.prefix = nil
+	if err != nil {
+		os.Remove(k.f.Name())
+		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
+		return 0, &dimse.StatusError{Status: msg.StatusCannotUnderstand, Comment: "data set header unreadable", Err: err}
+	}
+	st, err := s.admit(k.f.Name(), k.req, h)
 	if err != nil {
 		os.Remove(k.f.Name())
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
@@ -382,11 +414,8 @@ func (k *spoolSink) Close(transferErr error) (uint16, error) {
 // admit files a durable temporary file in its series: it reads the
 // header, applies the duplicate and late-arrival policies, and renames the
 // file into the series folder.
-func (s *Spool) admit(tmp string, req *dimse.StoreRequest) (uint16, error) {
-	h, err := ReadHeader(tmp)
-	if err != nil {
-		return 0, &dimse.StatusError{Status: msg.StatusCannotUnderstand, Comment: "data set header unreadable", Err: err}
-	}
+func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, error) {
+	var err error
 	switch {
 	case h.SOPInstanceUID != req.SOPInstanceUID:
 		return 0, &dimse.StatusError{Status: msg.StatusDataSetMismatch, Comment: "SOP Instance UID differs from the request's"}
