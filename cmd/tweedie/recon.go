@@ -74,7 +74,7 @@ func loadAcquisitions(paths []string) ([]acquisition, error) {
 // seriesFor makes the derived series of a reconstruction. Its UIDs are a
 // function of the acquisition, the reconstructor and its parameters, so the
 // same reconstruction done twice is the same series, not a second copy.
-func seriesFor(a acquisition, name string, params map[string]string, out *reconstruct.Output, seriesNumber int) *derived.Series {
+func seriesFor(a acquisition, name string, params map[string]string, out *reconstruct.Output, seriesNumber int, salt string) *derived.Series {
 	var keys []string
 	for k := range params {
 		keys = append(keys, k)
@@ -84,7 +84,7 @@ func seriesFor(a acquisition, name string, params map[string]string, out *recons
 	for _, k := range keys {
 		kv = append(kv, k+"="+params[k])
 	}
-	seriesUID := rawdata.DeriveUID("tweedie-series", a.header.Acquisition.UID, name, strings.Join(kv, ","))
+	seriesUID := rawdata.DeriveUID("tweedie-series", a.header.Acquisition.UID, name, strings.Join(kv, ","), salt)
 	if seriesNumber == 0 {
 		seriesNumber = a.header.SeriesNumber + 1000
 	}
@@ -140,7 +140,7 @@ func cmdRecon(args []string) int {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1
 		}
-		paths, err := derived.Write(*outDir, seriesFor(a, *name, params, out, *seriesNumber), derived.Options{})
+		paths, err := derived.Write(*outDir, seriesFor(a, *name, params, out, *seriesNumber, ""), derived.Options{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
@@ -184,5 +186,70 @@ func TestReconRefusesMalformedRawData(t *testing.T) {
 	out, code = run(t, "recon", "--reconstructor", "cg-sense", "--set", "lamda=1", "--out", filepath.Join(dir, "o"), good)
 	if code != 1 || !strings.Contains(out, `unknown parameter "lamda"`) {
 		t.Errorf("misspelt parameter: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeReconstructsRawData: wrapped MR k-space (two instances, one per
+// slice, declaring their count) goes by storescu to `tweedie serve`; a rule
+// sends MR raw data to cg-sense; Orthanc receives a derived series of two
+// images in the study of the raw data, with the geometry of the input.
+func TestServeReconstructsRawData(t *testing.T) {
+	peers.Need(t, "storescu", "Orthanc")
+	if testing.Short() {
+		t.Skip("starts Orthanc")
+	}
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	images := filepath.Join(peers.SharedData(t), "mri", "itk_t1_coronal_128.npy")
+	mustRun(t, "simulate", "mr", "--images", images, "--slices", "26:28", "--coils", "6", "--accel", "4",
+		"--kspace", p("k.npy"), "--mask-out", p("m.npy"), "--ref", p("ref.npy"))
+	mustRun(t, "wrap", "mr", "--kspace", p("k.npy"), "--mask", p("m.npy"), "--out", p("raw"), "--slices-per-instance", "1",
+		"--orientation", "coronal", "--pixel-mm", "2", "--slice-mm", "3")
+	raws, _ := filepath.Glob(p("raw/*.dcm"))
+	k, err := rawdata.ReadMR(raws[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := peers.StartOrthanc(t, nil)
+	port := peers.FreePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`node:
+  listen: 127.0.0.1:%d
+  state_dir: %s
+series:
+  timeout: 1m
+http:
+  listen: ""
+destinations:
+  - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
+routing:
+  rules:
+    - name: mr-raw
+      match:
+        all:
+          - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
+          - "(0077,1001)": {equals: MR_KSPACE}
+      actions: [{reconstruct: {reconstructor: cg-sense, params: {lambda: "0.01"}, destinations: [pacs]}}]
+  fallback: [{discard: {}}]
+`, port, p("state"), o.DICOMPort))
+	var logs lockedBuffer
+	serve := startServe(t, cfg, port, &logs)
+	t.Cleanup(func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() })
+	if out, err := storescuCmd(port, raws...).CombinedOutput(); err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+	// The series completes at its declared instance count, not the 1 min timeout.
+	waitUntil(t, 45*time.Second, "2 reconstructed images in Orthanc", func() bool { return orthancInstances(t, o) >= 2 })
+	var ids []string
+	o.Get(t, "/instances", &ids)
+	for _, id := range ids {
+		var tags map[string]string
+		o.Get(t, "/instances/"+id+"/simplified-tags", &tags)
+		if tags["StudyInstanceUID"] != k.StudyInstanceUID || tags["Modality"] != "MR" || !strings.Contains(tags["ImageType"], "DERIVED") ||
+			!strings.Contains(tags["SeriesDescription"], "cg-sense") || tags["ImageOrientationPatient"] != `1\0\0\0\0\-1` {
+			t.Errorf("derived instance: %v", tags)
+		}
+	}
+	if t.Failed() {
+		t.Logf("serve log:\n%s", logs.String())
 	}
 }

@@ -108,7 +108,6 @@ func cmdServe(args []string) int {
 
 // runners are the reconstructors this binary offers; the reconstruct
 // package's registry joins here when it exists.
-func runners() map[string]gateway.Runner { return gateway.Runners(nil) }
 
 // runNode starts a node, tells systemd it is ready (sd_notify), feeds the
 // watchdog, and on SIGTERM or SIGINT stops it gracefully: no new
