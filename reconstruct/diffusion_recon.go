@@ -1,0 +1,552 @@
+package reconstruct
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
+	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
+	"github.com/tweedie-recon/tweedie/reconstruct/solve"
+	"github.com/tweedie-recon/tweedie/sinogram"
+)
+
+// The diffusion reconstructors: a learned score model (reconstruct/onnx)
+// as the prior, joined to the SENSE or CT operator by the samplers of
+// reconstruct/diffusion (see that package for the methods and papers).
+//
+//	dds, dds-ct              DDS (Chung, Lee & Ye, ICLR 2024)
+//	score-mri, score-ct      Score-MRI's VE predictor–corrector (Chung & Ye, MedIA 2022)
+//	dps, dps-ct              DPS (Chung et al., ICLR 2023)
+//	mbir, mbir-ct            DDS steps with DiffusionMBIR's TV along z (Chung et al., CVPR 2023)
+//
+// The registry ties a name to one modality, so the CT variants carry a
+// -ct suffix. Parameters (rules and --set): model, nfe, eta, gamma,
+// gamma_schedule, cg_iters, t0, init, samples, seed, batch, snr, zeta, vjp,
+// lambda_z, rho_z; see docs/models.md.
+
+func init() {
+	for _, m := range []struct {
+		name   string
+		method diffusion.Method
+		mbir   bool
+	}{{"dds", diffusion.DDS, false}, {"score-mri", diffusion.ScoreMRI, false}, {"dps", diffusion.DPS, false}, {"mbir", diffusion.DDS, true}} {
+		Register(&diffusionRecon{name: m.name, modality: "MR", method: m.method, mbir: m.mbir})
+		ct := m.name + "-ct"
+		if m.name == "score-mri" {
+			ct = "score-ct"
+		}
+		Register(&diffusionRecon{name: ct, modality: "CT", method: m.method, mbir: m.mbir})
+	}
+}
+
+var (
+	scoreMu     sync.Mutex
+	scoreConfig onnx.Config
+	scoreRT     *onnx.Runtime
+)
+
+// SetScoreRuntime sets the score-model runtime's configuration (the
+// configuration file's onnx section) before the first diffusion
+// reconstruction; fields left empty come from the environment
+// (ONNXRUNTIME_SHARED_LIBRARY_PATH, TWEEDIE_ONNX_DEVICE,
+// TWEEDIE_ONNX_THREADS, TWEEDIE_MODELS).
+func SetScoreRuntime(cfg onnx.Config) {
+	scoreMu.Lock()
+	defer scoreMu.Unlock()
+	scoreConfig, scoreRT = cfg, nil
+}
+
+func scoreRuntime(log zerolog.Logger) (*onnx.Runtime, error) {
+	scoreMu.Lock()
+	defer scoreMu.Unlock()
+	if scoreRT != nil {
+		return scoreRT, nil
+	}
+	rt, err := onnx.Open(scoreConfig, log)
+	if err != nil {
+		return nil, err
+	}
+	scoreRT = rt
+	return rt, nil
+}
+
+var (
+	uncMu sync.Mutex
+	unc   = map[weak.Pointer[Output]]*Output{}
+)
+
+// UncertaintyOf returns the per-pixel posterior standard deviation that a
+// diffusion reconstructor with samples > 1 computed with out (MR: of the
+// magnitude, in the data's scale; CT: in HU), to be written as a second
+// derived series, or nil.
+func UncertaintyOf(out *Output) *Output {
+	uncMu.Lock()
+	defer uncMu.Unlock()
+	return unc[weak.Make(out)]
+}
+
+func attachUncertainty(out, std *Output) {
+	wp := weak.Make(out)
+	uncMu.Lock()
+	unc[wp] = std
+	uncMu.Unlock()
+	runtime.AddCleanup(out, func(wp weak.Pointer[Output]) {
+		uncMu.Lock()
+		delete(unc, wp)
+		uncMu.Unlock()
+	}, wp)
+}
+
+type diffusionRecon struct {
+	name, modality string
+	method         diffusion.Method
+	mbir           bool
+}
+
+func (d *diffusionRecon) Name() string     { return d.name }
+func (d *diffusionRecon) Modality() string { return d.modality }
+
+// diffParams are the parameters common to both modalities.
+type diffParams struct {
+	model, init, vjp, gammaSched string
+	nfe, cgIters, samples, batch int
+	eta, gamma, t0, snr, zeta    float64
+	lambdaZ, rhoZ                float64
+	seed                         uint64
+	seedGiven                    bool
+}
+
+func (d *diffusionRecon) params(p *Params) (*diffParams, error) {
+	defNFE := map[diffusion.Method]int{diffusion.DDS: 50, diffusion.ScoreMRI: 199, diffusion.DPS: 100}[d.method]
+	defGamma := map[diffusion.Method]string{diffusion.DDS: "1000", diffusion.ScoreMRI: "inf", diffusion.DPS: "0"}[d.method]
+	defInit := map[string]string{"MR": "cg", "CT": "fbp"}[d.modality]
+	q := &diffParams{
+		model:      p.String("model", ""),
+		nfe:        p.Int("nfe", defNFE),
+		eta:        p.Float("eta", 0.85),
+		gammaSched: p.String("gamma_schedule", "const"),
+		cgIters:    p.Int("cg_iters", 5),
+		t0:         p.Float("t0", 1),
+		init:       p.String("init", defInit),
+		samples:    p.Int("samples", 1),
+		batch:      p.Int("batch", 0),
+		snr:        p.Float("snr", 0.16),
+		zeta:       p.Float("zeta", 1),
+		vjp:        p.String("vjp", "fd"),
+		lambdaZ:    p.Float("lambda_z", 0.04),
+	}
+	q.rhoZ = p.Float("rho_z", 10*q.lambdaZ)
+	gs := p.String("gamma", defGamma)
+	if strings.EqualFold(gs, "inf") {
+		q.gamma = math.Inf(1)
+	} else {
+		if _, err := fmt.Sscan(gs, &q.gamma); err != nil {
+			return nil, fmt.Errorf("parameters: gamma=%q is not a number or inf", gs)
+		}
+	}
+	if s := p.String("seed", ""); s != "" {
+		if _, err := fmt.Sscan(s, &q.seed); err != nil {
+			return nil, fmt.Errorf("parameters: seed=%q is not an unsigned integer", s)
+		}
+		q.seedGiven = true
+	}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if q.nfe < 1 || q.nfe > 100000 {
+		return nil, fmt.Errorf("parameters: nfe=%d, want 1…100000", q.nfe)
+	}
+	switch q.gammaSched {
+	case "const", "noise":
+	default:
+		return nil, fmt.Errorf("parameters: gamma_schedule=%q, want const or noise", q.gammaSched)
+	}
+	switch q.vjp {
+	case "fd", "jacobian-free":
+	default:
+		return nil, fmt.Errorf("parameters: vjp=%q, want fd or jacobian-free", q.vjp)
+	}
+	switch q.init {
+	case "zero-filled", "cg", "fbp", "none":
+	default:
+		return nil, fmt.Errorf("parameters: init=%q, want zero-filled, cg, fbp or none", q.init)
+	}
+	if !q.seedGiven {
+		var b [8]byte
+		crand.Read(b[:])
+		q.seed = binary.LittleEndian.Uint64(b[:])
+	}
+	return q, nil
+}
+
+// config turns the parameters into a sampler configuration; steps are
+// derived from the evaluation budget nfe.
+func (q *diffParams) config(method diffusion.Method, mbir bool, log zerolog.Logger, name string) diffusion.Config {
+	steps := q.nfe
+	vjp := diffusion.VJPFiniteDifference
+	if q.vjp == "jacobian-free" {
+		vjp = diffusion.VJPJacobianFree
+	}
+	switch method {
+	case diffusion.ScoreMRI:
+		steps = (q.nfe + 1) / 2
+	case diffusion.DPS:
+		if vjp == diffusion.VJPFiniteDifference {
+			steps = max(1, q.nfe/2)
+		}
+	}
+	cfg := diffusion.Config{Method: method, Steps: steps, Eta: q.eta, Gamma: q.gamma, GammaNoise: q.gammaSched == "noise",
+		CGIters: q.cgIters, T0: q.t0, SNR: q.snr, Zeta: q.zeta, VJP: vjp, Samples: q.samples, Batch: q.batch, Seed: q.seed}
+	if mbir {
+		cfg.TVZ = &diffusion.TVZ{Lambda: q.lambdaZ, Rho: q.rhoZ}
+	}
+	start := time.Now()
+	last := start
+	cfg.Progress = func(done, total int) {
+		if now := time.Now(); now.Sub(last) >= 5*time.Second || done == total {
+			last = now
+			el := now.Sub(start)
+			eta := time.Duration(float64(el) / float64(done) * float64(total-done))
+			log.Info().Str("reconstructor", name).Int("step", done).Int("of", total).Dur("elapsed", el.Round(time.Millisecond)).
+				Dur("eta", eta.Round(time.Second)).Msg("diffusion progress")
+		}
+	}
+	return cfg
+}
+
+// findModel returns the model named by the parameter (a path, or a card
+// name in the models folder) or the default one for the modality and size.
+func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.Model, error) {
+	dir := rt.ModelsDir()
+	if name != "" {
+		if strings.HasSuffix(name, ".onnx") || strings.HasSuffix(name, ".yaml") || strings.ContainsRune(name, os.PathSeparator) {
+			return rt.Load(name)
+		}
+		return rt.Load(filepath.Join(dir, name+".onnx"))
+	}
+	cards, errs := onnx.FindCards(dir)
+	var fit []*onnx.Card
+	for _, c := range cards {
+		if c.Modality == modality && c.AcceptsSize(rows, cols) {
+			fit = append(fit, c)
+		}
+	}
+	if len(fit) == 0 {
+		msg := fmt.Sprintf("no score model for %s images of %d×%d in %s; name one with model=PATH, or install models (docs/models.md)", modality, rows, cols, dir)
+		if len(errs) > 0 {
+			msg += fmt.Sprintf(" (%d unusable cards there, first: %v)", len(errs), errs[0])
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	sort.SliceStable(fit, func(i, j int) bool { return fit[i].Default && !fit[j].Default })
+	return rt.Load(fit[0].Path())
+}
+
+func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
+	q, err := d.params(p)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := scoreRuntime(log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("reconstructor", d.name).Uint64("seed", q.seed).Bool("seed_given", q.seedGiven).Msg("diffusion sampler seeded")
+	if d.modality == "MR" {
+		return d.reconstructMR(ctx, rt, in.MR, q, log)
+	}
+	return d.reconstructCT(ctx, rt, in.CT, q, log)
+}
+
+func (d *diffusionRecon) describe(m *onnx.Model, q *diffParams, nfe int) string {
+	s := fmt.Sprintf("tweedie %s model=%s nfe=%d", d.name, m.Card().Name, nfe)
+	if q.t0 < 1 {
+		s += fmt.Sprintf(" t0=%g", q.t0)
+	}
+	if q.samples > 1 {
+		s += fmt.Sprintf(" mean of %d", q.samples)
+	}
+	return s
+}
+
+func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr *MRInput, q *diffParams, log zerolog.Logger) (*Output, error) {
+	if err := mr.check(); err != nil {
+		return nil, err
+	}
+	model, err := findModel(rt, q.model, "MR", mr.Rows, mr.Cols)
+	if err != nil {
+		return nil, err
+	}
+	den, err := model.Denoiser(mr.Rows, mr.Cols)
+	if err != nil {
+		return nil, err
+	}
+	card := model.Card()
+	if card.Channels != 2 {
+		return nil, fmt.Errorf("model %s has %d channel(s); complex MR needs 2 (real, imaginary)", card.Name, card.Channels)
+	}
+	plane := mr.Rows * mr.Cols
+	mask := maskOf(mr)
+	slices := make([]diffusion.Slice[complex64], mr.Slices)
+	scales := make([]float64, mr.Slices)
+	supports := make([][]bool, mr.Slices)
+	for s := range slices {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		k := mr.KSpace[s*mr.Coils*plane : (s+1)*mr.Coils*plane]
+		kr := espiritKernel(k, mr.Coils, mr.Rows, mr.Cols)
+		res, err := kspace.ESPIRiT(k, mr.Coils, mr.Rows, mr.Cols, kspace.ESPIRiTConfig{KernelRows: kr, KernelCols: kr})
+		if err != nil {
+			return nil, fmt.Errorf("slice %d: ESPIRiT: %w", s, err)
+		}
+		maps := res.Maps
+		newA := func() linop.Op[complex64] {
+			a, err := kspace.NewSense(maps, mask)
+			if err != nil {
+				panic(err) // maps and mask were checked by the first NewSense
+			}
+			return a
+		}
+		a, err := kspace.NewSense(maps, mask)
+		if err != nil {
+			return nil, err
+		}
+		y := append([]complex64(nil), k...)
+		mask.Apply(y)
+		init, err := mrInit(a, y, q.init)
+		if err != nil {
+			return nil, fmt.Errorf("slice %d: initial estimate: %w", s, err)
+		}
+		scale := 1.0
+		if card.Normalisation.Method == "percentile" {
+			v := percentileAbs(init, card.Normalisation.Percentile)
+			if v > 0 {
+				scale = card.Normalisation.Value / v
+			}
+		}
+		scales[s] = scale
+		linop.Scale(y, complex64(complex(scale, 0)))
+		if init != nil {
+			linop.Scale(init, complex64(complex(scale, 0)))
+		}
+		sup := make([]bool, plane)
+		for c := 0; c < mr.Coils; c++ {
+			for i, v := range maps[c*plane : (c+1)*plane] {
+				sup[i] = sup[i] || v != 0
+			}
+		}
+		supports[s] = sup
+		slices[s] = diffusion.Slice[complex64]{A: a, NewA: newA, Y: y, Init: init}
+	}
+	cfg := q.config(d.method, d.mbir, log, d.name)
+	if cfg.T0 >= 1 {
+		for i := range slices {
+			slices[i].Init = nil
+		}
+	}
+	res, err := diffusion.Sample(ctx, den, slices, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rows, cols := mr.imageSize()
+	out := &Output{Slices: mr.Slices, Rows: rows, Cols: cols, Volume: make([]float32, mr.Slices*rows*cols),
+		Description: d.describe(model, q, res.NFE)}
+	var std *Output
+	if q.samples > 1 {
+		std = &Output{Slices: mr.Slices, Rows: rows, Cols: cols, Volume: make([]float32, mr.Slices*rows*cols),
+			Description: out.Description + " std"}
+	}
+	mag := make([]float32, plane)
+	for s := range slices {
+		// Nothing constrains the prior outside the coil maps' support: it
+		// is zero there (METHODS.md).
+		for i, v := range res.Mean[s] {
+			if supports[s][i] {
+				mag[i] = float32(math.Hypot(float64(real(v)), float64(imag(v))) / scales[s])
+			} else {
+				mag[i] = 0
+			}
+		}
+		cropInto(out.Volume[s*rows*cols:(s+1)*rows*cols], mag, mr.Rows, mr.Cols, rows, cols)
+		if std != nil {
+			for i, v := range res.MagStd[s] {
+				mag[i] = 0
+				if supports[s][i] {
+					mag[i] = float32(float64(v) / scales[s])
+				}
+			}
+			cropInto(std.Volume[s*rows*cols:(s+1)*rows*cols], mag, mr.Rows, mr.Cols, rows, cols)
+		}
+	}
+	if std != nil {
+		attachUncertainty(out, std)
+	}
+	log.Info().Str("reconstructor", d.name).Str("model", card.Name).Str("provider", model.Provider()).Int("nfe", res.NFE).
+		Int("samples", q.samples).Msg("diffusion reconstruction done")
+	return out, nil
+}
+
+// mrInit is the initial estimate: zero-filled Aᴴy, or 10 CG iterations on
+// AᴴAx = Aᴴy (CG-SENSE, early-stopped), or none.
+func mrInit(a *kspace.Sense, y []complex64, how string) ([]complex64, error) {
+	aty := make([]complex64, a.InLen())
+	a.Adjoint(aty, y)
+	switch how {
+	case "none":
+		return nil, nil
+	case "zero-filled":
+		return aty, nil
+	case "cg":
+		x, _, err := solve.CG[complex64](linop.NewNormal[complex64](a), aty, nil, solve.CGConfig{MaxIter: 10})
+		return x, err
+	}
+	return nil, fmt.Errorf("init %q is not an MR estimate (want zero-filled, cg or none)", how)
+}
+
+func percentileAbs[T linop.Scalar](x []T, pct float64) float64 {
+	v := make([]float64, len(x))
+	for i, a := range x {
+		switch t := any(a).(type) {
+		case complex64:
+			v[i] = math.Hypot(float64(real(t)), float64(imag(t)))
+		case float32:
+			v[i] = math.Abs(float64(t))
+		}
+	}
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	i := int(math.Round(pct / 100 * float64(len(v)-1)))
+	return v[max(0, min(len(v)-1, i))]
+}
+
+func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct *CTInput, q *diffParams, log zerolog.Logger) (*Output, error) {
+	proj, err := ct.Projector()
+	if err != nil {
+		return nil, err
+	}
+	n := ct.ImageSize
+	mw := ct.MuWater
+	if !(mw > 0) {
+		mw = sinogram.DefaultMuWater
+	}
+	model, err := findModel(rt, q.model, "CT", n, n)
+	if err != nil {
+		return nil, err
+	}
+	den, err := model.Denoiser(n, n)
+	if err != nil {
+		return nil, err
+	}
+	card := model.Card()
+	if card.Channels != 1 {
+		return nil, fmt.Errorf("model %s has %d channels; CT needs 1", card.Name, card.Channels)
+	}
+	// The operator is scaled to unit norm, ‖A/L‖ = 1, so that gamma means
+	// the same for CT as for MR (METHODS.md: the published codes' CT
+	// adjoints carry their own scale).
+	l2, err := solve.NormalNorm[float32](proj, solve.PowerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	L := math.Sqrt(l2)
+	op := linop.Scaled[float32](proj, float32(1/L))
+	fbp, err := sinogram.NewFBPFor(proj, sinogram.FBPConfig{})
+	if err != nil {
+		return nil, err
+	}
+	plane := ct.Views * ct.Detectors
+	ones := make([]float32, n*n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	a1 := make([]float32, plane)
+	proj.Apply(a1, ones)
+	slices := make([]diffusion.Slice[float32], ct.Slices)
+	// Network intensity x = a·μ + b for each slice.
+	as, bs := make([]float64, ct.Slices), make([]float64, ct.Slices)
+	for s := range slices {
+		sino := ct.Sinogram[s*plane : (s+1)*plane]
+		var init []float32
+		if q.init != "none" {
+			init = make([]float32, n*n)
+			if err := fbp.Reconstruct(init, sino); err != nil {
+				return nil, err
+			}
+		}
+		a, b := 1.0, 0.0
+		switch card.Normalisation.Method {
+		case "hu-window":
+			w := card.Normalisation.High - card.Normalisation.Low
+			a, b = 1000/(mw*w), -(1000+card.Normalisation.Low)/w
+		case "percentile":
+			if init != nil {
+				if v := percentileAbs(init, card.Normalisation.Percentile); v > 0 {
+					a = card.Normalisation.Value / v
+				}
+			}
+		}
+		as[s], bs[s] = a, b
+		// y_net = (a·y + b·A1)/L, so that A_net x = y_net with A_net = A/L.
+		y := make([]float32, plane)
+		for i, v := range sino {
+			y[i] = float32((a*float64(v) + b*float64(a1[i])) / L)
+		}
+		if init != nil {
+			for i, v := range init {
+				init[i] = float32(a*float64(v) + b)
+			}
+		}
+		slices[s] = diffusion.Slice[float32]{A: op, NewA: func() linop.Op[float32] { return linop.Scaled[float32](proj, float32(1/L)) }, Y: y, Init: init}
+	}
+	cfg := q.config(d.method, d.mbir, log, d.name)
+	if cfg.T0 < 1 && q.init == "none" {
+		return nil, fmt.Errorf("t0=%g needs an initial estimate (init=fbp)", cfg.T0)
+	}
+	res, err := diffusion.Sample(ctx, den, slices, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := &Output{Slices: ct.Slices, Rows: n, Cols: n, Volume: make([]float32, ct.Slices*n*n), Description: d.describe(model, q, res.NFE)}
+	var std *Output
+	if q.samples > 1 {
+		std = &Output{Slices: ct.Slices, Rows: n, Cols: n, Volume: make([]float32, ct.Slices*n*n), Description: out.Description + " std"}
+	}
+	for s := range slices {
+		mu := make([]float32, n*n)
+		for i, v := range res.Mean[s] {
+			mu[i] = float32((float64(v) - bs[s]) / as[s])
+		}
+		if err := sinogram.MuToHU(out.Volume[s*n*n:(s+1)*n*n], mu, mw); err != nil {
+			return nil, err
+		}
+		if std != nil {
+			for i, v := range res.MagStd[s] {
+				std.Volume[s*n*n+i] = float32(1000 * float64(v) / as[s] / mw)
+			}
+		}
+	}
+	if std != nil {
+		attachUncertainty(out, std)
+	}
+	log.Info().Str("reconstructor", d.name).Str("model", card.Name).Str("provider", model.Provider()).Int("nfe", res.NFE).
+		Int("samples", q.samples).Msg("diffusion reconstruction done")
+	return out, nil
+}
