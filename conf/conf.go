@@ -37,10 +37,29 @@ type Config struct {
 	Dispatch     DispatchConfig `yaml:"dispatch"`
 	Audit        AuditConfig    `yaml:"audit"`
 	HTTP         HTTPConfig     `yaml:"http"`
+	// ONNX configures the score-model runtime of the diffusion
+	// reconstructors.
+	ONNX ONNXConfig `yaml:"onnx"`
 	// Routing is the rules section (rules and fallback, see the rules
 	// package), kept as a YAML node so that it is parsed with the file's
 	// line numbers. Absent: every series is forwarded to every destination.
 	Routing yaml.Node `yaml:"routing"`
+}
+
+// ONNXConfig is the ONNX Runtime section (docs/models.md).
+type ONNXConfig struct {
+	// Library is the absolute path of libonnxruntime.so.1; empty: the
+	// environment's ONNXRUNTIME_SHARED_LIBRARY_PATH, else the path
+	// scripts/install-onnxruntime.sh installs to.
+	Library string `yaml:"library"`
+	// Device is auto, cpu or cuda[:N]; auto tries CUDA and falls back to
+	// the CPU with a warning.
+	Device string `yaml:"device"`
+	// IntraOpThreads is ONNX Runtime's thread count (0: one per core).
+	IntraOpThreads int `yaml:"intra_op_threads"`
+	// Models is the folder of .onnx models and their cards (empty:
+	// TWEEDIE_MODELS, else ./models).
+	Models string `yaml:"models"`
 }
 
 // SpoolConfig is where received instances wait for their series to complete.
@@ -349,6 +368,18 @@ func (c *Config) validate(lines map[string]int) []string {
 		}
 		errs = append(errs, where+key+": "+fmt.Sprintf(format, args...))
 	}
+	switch d := c.ONNX.Device; {
+	case d == "" || d == "auto" || d == "cpu" || d == "cuda":
+	case strings.HasPrefix(d, "cuda:") && isDigits(d[5:]):
+	default:
+		bad("onnx.device", "%q is not auto, cpu or cuda[:N]", d)
+	}
+	if c.ONNX.Library != "" && !strings.HasPrefix(c.ONNX.Library, "/") {
+		bad("onnx.library", "%q must be an absolute path", c.ONNX.Library)
+	}
+	if c.ONNX.IntraOpThreads < 0 {
+		bad("onnx.intra_op_threads", "must not be negative")
+	}
 	n := &c.Node
 	if n.AETitle == "" || len(n.AETitle) > 16 || strings.ContainsAny(n.AETitle, "\\") {
 		bad("node.ae_title", "%q must have 1 to 16 characters and no backslash", n.AETitle)
@@ -536,4 +567,16 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

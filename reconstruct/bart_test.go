@@ -83,7 +83,7 @@ func needBART(t testing.TB) {
 // passing the k-space in tweedie's memory order (BART dims [cols, rows, 1,
 // coils]: the transposed but equivalent problem), and returns the magnitude
 // volume and the wall time.
-func runBART(t testing.TB, in *MRInput, picsArgs []string) ([]float32, time.Duration) {
+func runBART(t testing.TB, in *MRInput, picsArgs []string, crop string) ([]float32, time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
 	plane := in.Rows * in.Cols
@@ -98,8 +98,14 @@ func runBART(t testing.TB, in *MRInput, picsArgs []string) ([]float32, time.Dura
 		sens, img := base+"s", base+"x"
 		start := time.Now()
 		var log string
-		kernel := fmt.Sprint(espiritKernel(k, in.Coils, in.Rows, in.Cols))
-		for _, args := range [][]string{{"ecalib", "-m1", "-k", kernel, base, sens}, append(append([]string{"pics", "-d4"}, picsArgs...), base, sens, img)} {
+		eargs := espiritArgs(espiritConfig(k, in.Coils, in.Rows, in.Cols, 24))
+		for i := range eargs {
+			if eargs[i] == "-c" && crop != "" {
+				eargs[i+1] = crop
+			}
+		}
+		ecalib := append(append([]string{"ecalib", "-m1"}, eargs...), base, sens)
+		for _, args := range [][]string{ecalib, append(append([]string{"pics", "-d4"}, picsArgs...), base, sens, img)} {
 			cmd := exec.Command("bart", args...)
 			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
 			b, err := cmd.CombinedOutput()
@@ -145,37 +151,49 @@ func compareWithBART(t testing.TB, c mrCase, method string, params map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	bx, tb := runBART(t, in.MR, picsArgs)
+	// Where the calibration region is too narrow for BART's defaults, BART
+	// is erratic in the crop threshold: it is run with tweedie's (0.3) and
+	// with none (0), and the better result counts.
+	bx, tb := runBART(t, in.MR, picsArgs, "")
 	mb, err := metrics.Compare(ref, bx, n, rows, cols)
 	if err != nil {
 		t.Fatal(err)
+	}
+	plane := in.MR.Rows * in.MR.Cols
+	if espiritConfig(in.MR.KSpace[:in.MR.Coils*plane], in.MR.Coils, in.MR.Rows, in.MR.Cols, 24).KernelRows != 0 {
+		bx0, tb0 := runBART(t, in.MR, picsArgs, "0")
+		if mb0, err := metrics.Compare(ref, bx0, n, rows, cols); err == nil && mb0.PSNR > mb.PSNR {
+			mb, tb = mb0, tb0
+			picsArgs = append([]string{"(ecalib -c 0)"}, picsArgs...)
+		}
 	}
 	return comparison{method: method, bartArgs: strings.Join(picsArgs, " "), tweedie: mt, bart: mb, tTweedie: tt, tBART: tb, actualAccel: actual}
 }
 
 // The settings compared, with the same λ on both sides (tweedie scales the
-// data as BART does, so λ means the same).
+// data as BART does, so λ means the same). For ADMM, BART's -i bounds the
+// conjugate-gradient iterations summed over all ADMM steps (pics -d5 shows
+// -i 50 stopping after 5 ADMM steps); -i 500 lets it run the ~50 ADMM
+// steps of 10 CG iterations that tweedie's tv runs, so both solve the
+// problem to a comparable accuracy.
 var bartSettings = []struct {
 	method string
 	params map[string]string
 	pics   []string
 }{
 	{"l1-wavelet", map[string]string{"lambda": "0.005", "iters": "100"}, []string{"-l1", "-r", "0.005", "-i", "100"}},
-	{"tv", map[string]string{"lambda": "0.005", "iters": "50"}, []string{"-R", "T:3:0:0.005", "-i", "50"}},
+	{"tv", map[string]string{"lambda": "0.005", "iters": "50"}, []string{"-R", "T:3:0:0.005", "-i", "500"}},
 }
 
-// The settings are 4× with 8 % ACS and 8× with 4 % ACS. On the
-// 128-column validation images 4 % ACS leaves a 4-line calibration region
-// (BART's calib_geom and tweedie agree on it), too narrow for ESPIRiT's
-// kernels: both tools then fail alike (PSNR ≈ 7–13 dB), so the comparison
-// is asserted on 8× with 8 % ACS instead and the 4 % case only reported.
+// The settings, 4× with 8 % ACS and 8× with 4 % ACS, and 8× with
+// 8 % ACS. On the 128-column validation images 4 % ACS leaves a 4-line
+// calibration region, narrower than ESPIRiT's default 6×6 kernel; both tools
+// are then given the same wider-along-the-readout region and smaller kernel
+// (espiritConfig, espiritArgs).
 var bartCases = []mrCase{
 	{name: "4x-acs8", accel: 4, acs: 0.08, slices: []int{24, 30}},
-	{name: "8x-acs8", accel: 8, acs: 0.08, slices: []int{24, 30}},
-}
-
-var bartReportOnly = []mrCase{
 	{name: "8x-acs4", accel: 8, acs: 0.04, slices: []int{24, 30}},
+	{name: "8x-acs8", accel: 8, acs: 0.08, slices: []int{24, 30}},
 }
 
 // TestMatchesBART: tweedie's compressed-sensing reconstructions are within
@@ -206,7 +224,7 @@ func BenchmarkVersusBART(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		fmt.Println("| case | method | tweedie PSNR / SSIM | BART PSNR / SSIM | tweedie time | BART time | ratio |")
 		fmt.Println("|---|---|---|---|---|---|---|")
-		for _, c := range append(bartCases, bartReportOnly...) {
+		for _, c := range bartCases {
 			c.slices = []int{18, 22, 26, 30, 34, 38}
 			for _, s := range bartSettings {
 				r := compareWithBART(b, c, s.method, s.params, s.pics)

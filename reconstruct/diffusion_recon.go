@@ -8,12 +8,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/rs/zerolog"
 
@@ -29,13 +27,14 @@ import (
 // as the prior, joined to the SENSE or CT operator by the samplers of
 // reconstruct/diffusion (see that package for the methods and papers).
 //
-//	dds, dds-ct              DDS (Chung, Lee & Ye, ICLR 2024)
-//	score-mri, score-ct      Score-MRI's VE predictor–corrector (Chung & Ye, MedIA 2022)
-//	dps, dps-ct              DPS (Chung et al., ICLR 2023)
-//	mbir, mbir-ct            DDS steps with DiffusionMBIR's TV along z (Chung et al., CVPR 2023)
+//	dds        DDS (Chung, Lee & Ye, ICLR 2024)
+//	score-mri  Score-MRI's VE predictor–corrector (Chung & Ye, MedIA 2022); on CT
+//	           data the same sampler with the projector's data consistency
+//	dps        DPS (Chung et al., ICLR 2023)
+//	mbir       DDS steps with DiffusionMBIR's TV along z (Chung et al., CVPR 2023)
 //
-// The registry ties a name to one modality, so the CT variants carry a
-// -ct suffix. Parameters (rules and --set): model, nfe, eta, gamma,
+// Each serves MR and CT alike: the input decides the physics (SENSE or the
+// projector) and the model (the card's modality). Parameters (rules and --set): model, nfe, eta, gamma,
 // gamma_schedule, cg_iters, t0, init, samples, seed, batch, snr, zeta, vjp,
 // lambda_z, rho_z; see docs/models.md.
 
@@ -45,12 +44,7 @@ func init() {
 		method diffusion.Method
 		mbir   bool
 	}{{"dds", diffusion.DDS, false}, {"score-mri", diffusion.ScoreMRI, false}, {"dps", diffusion.DPS, false}, {"mbir", diffusion.DDS, true}} {
-		Register(&diffusionRecon{name: m.name, modality: "MR", method: m.method, mbir: m.mbir})
-		ct := m.name + "-ct"
-		if m.name == "score-mri" {
-			ct = "score-ct"
-		}
-		Register(&diffusionRecon{name: ct, modality: "CT", method: m.method, mbir: m.mbir})
+		Register(&diffusionRecon{name: m.name, method: m.method, mbir: m.mbir})
 	}
 }
 
@@ -85,41 +79,16 @@ func scoreRuntime(log zerolog.Logger) (*onnx.Runtime, error) {
 	return rt, nil
 }
 
-var (
-	uncMu sync.Mutex
-	unc   = map[weak.Pointer[Output]]*Output{}
-)
-
-// UncertaintyOf returns the per-pixel posterior standard deviation that a
-// diffusion reconstructor with samples > 1 computed with out (MR: of the
-// magnitude, in the data's scale; CT: in HU), to be written as a second
-// derived series, or nil.
-func UncertaintyOf(out *Output) *Output {
-	uncMu.Lock()
-	defer uncMu.Unlock()
-	return unc[weak.Make(out)]
-}
-
-func attachUncertainty(out, std *Output) {
-	wp := weak.Make(out)
-	uncMu.Lock()
-	unc[wp] = std
-	uncMu.Unlock()
-	runtime.AddCleanup(out, func(wp weak.Pointer[Output]) {
-		uncMu.Lock()
-		delete(unc, wp)
-		uncMu.Unlock()
-	}, wp)
-}
-
 type diffusionRecon struct {
-	name, modality string
-	method         diffusion.Method
-	mbir           bool
+	name   string
+	method diffusion.Method
+	mbir   bool
 }
 
-func (d *diffusionRecon) Name() string     { return d.name }
-func (d *diffusionRecon) Modality() string { return d.modality }
+func (d *diffusionRecon) Name() string { return d.name }
+
+// Modality is empty: the diffusion reconstructors take MR and CT data.
+func (d *diffusionRecon) Modality() string { return "" }
 
 // diffParams are the parameters common to both modalities.
 type diffParams struct {
@@ -131,10 +100,10 @@ type diffParams struct {
 	seedGiven                    bool
 }
 
-func (d *diffusionRecon) params(p *Params) (*diffParams, error) {
+func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
 	defNFE := map[diffusion.Method]int{diffusion.DDS: 50, diffusion.ScoreMRI: 199, diffusion.DPS: 100}[d.method]
 	defGamma := map[diffusion.Method]string{diffusion.DDS: "1000", diffusion.ScoreMRI: "inf", diffusion.DPS: "0"}[d.method]
-	defInit := map[string]string{"MR": "cg", "CT": "fbp"}[d.modality]
+	defInit := map[string]string{"MR": "cg", "CT": "fbp"}[modality]
 	q := &diffParams{
 		model:      p.String("model", ""),
 		nfe:        p.Int("nfe", defNFE),
@@ -258,7 +227,7 @@ func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.M
 }
 
 func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
-	q, err := d.params(p)
+	q, err := d.params(p, in.Modality())
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +236,7 @@ func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, 
 		return nil, err
 	}
 	log.Info().Str("reconstructor", d.name).Uint64("seed", q.seed).Bool("seed_given", q.seedGiven).Msg("diffusion sampler seeded")
-	if d.modality == "MR" {
+	if in.MR != nil {
 		return d.reconstructMR(ctx, rt, in.MR, q, log)
 	}
 	return d.reconstructCT(ctx, rt, in.CT, q, log)
@@ -310,8 +279,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 			return nil, err
 		}
 		k := mr.KSpace[s*mr.Coils*plane : (s+1)*mr.Coils*plane]
-		kr := espiritKernel(k, mr.Coils, mr.Rows, mr.Cols)
-		res, err := kspace.ESPIRiT(k, mr.Coils, mr.Rows, mr.Cols, kspace.ESPIRiTConfig{KernelRows: kr, KernelCols: kr})
+		res, err := kspace.ESPIRiT(k, mr.Coils, mr.Rows, mr.Cols, espiritConfig(k, mr.Coils, mr.Rows, mr.Cols, 24))
 		if err != nil {
 			return nil, fmt.Errorf("slice %d: ESPIRiT: %w", s, err)
 		}
@@ -395,7 +363,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 		}
 	}
 	if std != nil {
-		attachUncertainty(out, std)
+		out.Uncertainty = std
 	}
 	log.Info().Str("reconstructor", d.name).Str("model", card.Name).Str("provider", model.Provider()).Int("nfe", res.NFE).
 		Int("samples", q.samples).Msg("diffusion reconstruction done")
@@ -544,7 +512,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 		}
 	}
 	if std != nil {
-		attachUncertainty(out, std)
+		out.Uncertainty = std
 	}
 	log.Info().Str("reconstructor", d.name).Str("model", card.Name).Str("provider", model.Provider()).Int("nfe", res.NFE).
 		Int("samples", q.samples).Msg("diffusion reconstruction done")

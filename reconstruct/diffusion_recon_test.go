@@ -108,7 +108,7 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 			t.Errorf("%s: error %.3f (zero-filled %.3f)", tc.name, e, ezf)
 		}
 		if tc.params["samples"] == "2" {
-			if std := UncertaintyOf(out); std == nil || len(std.Volume) != len(out.Volume) || !strings.HasSuffix(std.Description, " std") {
+			if std := out.Uncertainty; std == nil || len(std.Volume) != len(out.Volume) || !strings.HasSuffix(std.Description, " std") {
 				t.Errorf("%s: no uncertainty map with samples=2", tc.name)
 			}
 		}
@@ -132,8 +132,8 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 			t.Errorf("%s: %v, want an error mentioning %q", params, err, want)
 		}
 	}
-	if _, err := Run(context.Background(), "dds-ct", in, nil, log); err == nil || !strings.Contains(err.Error(), "CT data") {
-		t.Errorf("dds-ct on MR data: %v", err)
+	if _, err := Run(context.Background(), "fbp", in, nil, log); err == nil || !strings.Contains(err.Error(), "CT data") {
+		t.Errorf("fbp on MR data: %v", err)
 	}
 }
 
@@ -172,12 +172,12 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 		return out
 	}
 	efbp := relErr32(toMu(fbp.Volume[:1024]), mu)
-	for _, name := range []string{"dds-ct", "mbir-ct", "score-ct", "dps-ct"} {
+	for _, name := range []string{"dds", "mbir", "score-mri", "dps"} {
 		params := map[string]string{"seed": "1", "nfe": "30", "gamma": "100", "cg_iters": "10"}
-		if name == "dps-ct" {
+		if name == "dps" {
 			params = map[string]string{"seed": "1", "nfe": "60", "zeta": "0.3"}
 		}
-		if name == "score-ct" {
+		if name == "score-mri" {
 			params["gamma"] = "inf"
 		}
 		out, err := Run(context.Background(), name, in, params, zerolog.Nop())
@@ -189,7 +189,7 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 		// A plumbing check (HU window, operator scale): a wrong scale gives
 		// errors near or above 1. DPS's ζ is untuned here.
 		lim := 0.35
-		if name == "dps-ct" {
+		if name == "dps" {
 			lim = 0.7
 		}
 		if !(e < lim) {

@@ -70,12 +70,16 @@ type Output struct {
 	// Description names the reconstructor and its main parameters, for the
 	// series description.
 	Description string
+	// Uncertainty, when the method drew several posterior samples, is the
+	// per-pixel standard deviation in the same units, written as a second
+	// derived series.
+	Uncertainty *Output
 }
 
 // Reconstructor is one method.
 type Reconstructor interface {
 	Name() string
-	// Modality is "MR" or "CT".
+	// Modality is "MR" or "CT", or empty for a method that takes both.
 	Modality() string
 	// Reconstruct runs the method. Parameters it does not know are errors
 	// (Params.Check); progress goes to log.
@@ -132,7 +136,7 @@ func Run(ctx context.Context, name string, in *Input, params map[string]string, 
 	if err != nil {
 		return nil, err
 	}
-	if r.Modality() != in.Modality() {
+	if m := r.Modality(); m != "" && m != in.Modality() {
 		return nil, fmt.Errorf("reconstructor %s is for %s data, the input is %s", name, r.Modality(), in.Modality())
 	}
 	p := NewParams(params)

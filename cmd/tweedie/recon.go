@@ -93,6 +93,22 @@ func seriesFor(a acquisition, name string, params map[string]string, out *recons
 		SOPInstanceUID: func(i int) string { return rawdata.DeriveUID(seriesUID, fmt.Sprint(i)) }}
 }
 
+// writeSeries writes the reconstruction and, when the method drew several
+// posterior samples, its standard-deviation map as a second derived series.
+func writeSeries(dir string, a acquisition, name string, params map[string]string, out *reconstruct.Output, seriesNumber int, salt string) ([]string, error) {
+	paths, err := derived.Write(dir, seriesFor(a, name, params, out, seriesNumber, salt), derived.Options{})
+	if err != nil || out.Uncertainty == nil {
+		return paths, err
+	}
+	if seriesNumber != 0 {
+		seriesNumber++
+	} else {
+		seriesNumber = a.header.SeriesNumber + 1001
+	}
+	std, err := derived.Write(dir, seriesFor(a, name+"-std", params, out.Uncertainty, seriesNumber, salt), derived.Options{})
+	return append(paths, std...), err
+}
+
 func cmdRecon(args []string) int {
 	fs := flag.NewFlagSet("recon", flag.ExitOnError)
 	name := fs.String("reconstructor", "", "reconstructor ("+strings.Join(reconstruct.Names(), ", ")+")")
@@ -102,6 +118,7 @@ func cmdRecon(args []string) int {
 	outDir := fs.String("out", "", "folder for the derived DICOM series")
 	seriesNumber := fs.Int("series-number", 0, "Series Number of the output (default: input's + 1000)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	cfgPath := fs.String("config", "", "configuration file, for its onnx section (default: embedded defaults and the environment)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tweedie recon --reconstructor NAME [--set key=value ...] [--export OUT.npy] --out DIR INPUT...\nINPUTs are raw-data DICOM files (docs/raw-data.md).")
 		fs.PrintDefaults()
@@ -113,6 +130,10 @@ func cmdRecon(args []string) int {
 	}
 	lvl, _ := zerolog.ParseLevel(*level)
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(lvl)
+	if _, err := loadConfig(*cfgPath); err != nil {
+		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
+		return 2
+	}
 	params, err := reconstruct.ParseSettings(sets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
@@ -140,7 +161,7 @@ func cmdRecon(args []string) int {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1
 		}
-		paths, err := derived.Write(*outDir, seriesFor(a, *name, params, out, *seriesNumber, ""), derived.Options{})
+		paths, err := writeSeries(*outDir, a, *name, params, out, *seriesNumber, "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1

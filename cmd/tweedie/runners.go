@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/tweedie-recon/tweedie/derived"
 	"github.com/tweedie-recon/tweedie/gateway"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 )
@@ -47,8 +46,7 @@ func (r reconRunner) Run(ctx context.Context, job gateway.Job, inputs []string, 
 			}
 			return nil, gateway.Permanent(err)
 		}
-		s := seriesFor(a, r.name, job.Params, out, 0, "job="+job.ID)
-		paths, err := derived.Write(outDir, s, derived.Options{})
+		paths, err := writeSeries(outDir, a, r.name, job.Params, out, 0, "job="+job.ID)
 		if err != nil {
 			return nil, fmt.Errorf("writing the series: %w", err)
 		}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/gateway"
+	"github.com/tweedie-recon/tweedie/reconstruct"
+	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
 )
 
 func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
@@ -34,15 +36,23 @@ func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
 // loadConfig reads the configuration (the embedded defaults when path is
 // empty) and checks the routing rules against the destinations and
 // reconstructors, reporting every problem at once.
+// It also hands the onnx section to the diffusion reconstructors.
 func loadConfig(path string) (*conf.Config, error) {
+	var c *conf.Config
 	if path == "" {
-		c := conf.Default()
+		c = conf.Default()
 		if errs := gateway.ConfigCheck(runners())(c); len(errs) > 0 {
 			return nil, fmt.Errorf("defaults: %s", strings.Join(errs, "\n"))
 		}
-		return c, nil
+	} else {
+		var err error
+		if c, err = conf.LoadChecked(path, gateway.ConfigCheck(runners())); err != nil {
+			return nil, err
+		}
 	}
-	return conf.LoadChecked(path, gateway.ConfigCheck(runners()))
+	o := c.ONNX
+	reconstruct.SetScoreRuntime(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models})
+	return c, nil
 }
 
 func serverTLS(t conf.TLSConfig) (*tls.Config, error) {

@@ -27,6 +27,10 @@ type ADMMConfig[T linop.Scalar] struct {
 	//   ‖r‖ ≤ √p·AbsTol + RelTol·max(‖Dx‖, ‖z‖),
 	//   ‖s‖ ≤ √n·AbsTol + RelTol·ρ‖Dᴴu‖.
 	AbsTol, RelTol float64
+	// Relax is the over-relaxation α of Boyd et al. §3.4.3 (0 means 1,
+	// none): the z- and u-updates use αDx + (1−α)z_prev in place of Dx.
+	// Values in 1.5–1.8 often halve the iterations.
+	Relax float64
 	// Z0 and U0 warm-start the split variable and the scaled dual (nil:
 	// z = Dx₀, u = 0). They are not modified.
 	Z0, U0 []T
@@ -130,6 +134,14 @@ func ADMM[T linop.Scalar](a, d linop.Op[T], y, x0 []T, cfg ADMMConfig[T]) ([]T, 
 	zu := make([]T, m)
 	zPrev := make([]T, m)
 	tmpN := make([]T, n)
+	dxh := make([]T, m)
+	alpha := cfg.Relax
+	if alpha == 0 {
+		alpha = 1
+	}
+	if !(alpha > 0 && alpha < 2) {
+		return nil, st, info, fmt.Errorf("%w: ADMM Relax = %g, want 0 < α < 2", ErrConfig, cfg.Relax)
+	}
 	for it := 1; it <= cfg.MaxIter; it++ {
 		// rhs = Aᴴy + ρDᴴ(z − u)
 		sub(zu, z, u)
@@ -142,15 +154,23 @@ func ADMM[T linop.Scalar](a, d linop.Op[T], y, x0 []T, cfg ADMMConfig[T]) ([]T, 
 			return x, ADMMState[T]{Z: z, U: u}, info, fmt.Errorf("ADMM x-update at iteration %d: %w", it, err)
 		}
 		x = xNew
-		// z = shrink(Dx + u), u += Dx − z
+		// z = shrink(Dx̂ + u), u += Dx̂ − z with Dx̂ = αDx + (1−α)z_prev
 		d.Apply(dx, x)
 		copy(zPrev, z)
+		if alpha != 1 {
+			a1, a0 := scalar[T](alpha), scalar[T](1-alpha)
+			for i := range dxh {
+				dxh[i] = a1*dx[i] + a0*zPrev[i]
+			}
+		} else {
+			copy(dxh, dx)
+		}
 		for i := range z {
-			z[i] = dx[i] + u[i]
+			z[i] = dxh[i] + u[i]
 		}
 		cfg.Shrink(z, cfg.Lambda/cfg.Rho)
 		for i := range u {
-			u[i] += dx[i] - z[i]
+			u[i] += dxh[i] - z[i]
 		}
 		info.Iter = it
 		// primal residual r = Dx − z, dual residual s = ρDᴴ(z − z_prev)
