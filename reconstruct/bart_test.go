@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func runBART(t testing.TB, in *MRInput, picsArgs []string, crop string) ([]float
 		ecalib := append(append([]string{"ecalib", "-m1"}, eargs...), base, sens)
 		for _, args := range [][]string{ecalib, append(append([]string{"pics", "-d4"}, picsArgs...), base, sens, img)} {
 			cmd := exec.Command("bart", args...)
-			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
+			cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+ompThreads())
 			b, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("bart %s: %v\n%s", strings.Join(args, " "), err, b)
@@ -130,6 +131,11 @@ func runBART(t testing.TB, in *MRInput, picsArgs []string, crop string) ([]float
 	}
 	return out, total
 }
+
+// ompThreads is BART's OpenMP thread count: GOMAXPROCS, so that both tools
+// use the same number of cores (run the benchmark with GOMAXPROCS=1 on a
+// busy machine: OpenMP threads spin when the cores are taken).
+func ompThreads() string { return fmt.Sprint(runtime.GOMAXPROCS(0)) }
 
 type comparison struct {
 	method, bartArgs string

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	shipped "github.com/tweedie-recon/tweedie/models"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
 	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
@@ -216,7 +217,21 @@ func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.M
 		}
 	}
 	if len(fit) == 0 {
-		msg := fmt.Sprintf("no score model for %s images of %d×%d in %s; name one with model=PATH, or install models (docs/models.md)", modality, rows, cols, dir)
+		// The models shipped in the binary (models/), written once to a
+		// cache folder: the folder's cards come first, these are the fallback.
+		if sdir, err := shipped.Dir(); err == nil {
+			scards, _ := onnx.FindCards(sdir)
+			for _, c := range scards {
+				if c.Modality == modality && c.AcceptsSize(rows, cols) {
+					fit = append(fit, c)
+				}
+			}
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if len(fit) == 0 {
+		msg := fmt.Sprintf("no score model for %s images of %d×%d in %s or among the shipped models; name one with model=PATH, or install models (docs/models.md)", modality, rows, cols, dir)
 		if len(errs) > 0 {
 			msg += fmt.Sprintf(" (%d unusable cards there, first: %v)", len(errs), errs[0])
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
 	"github.com/tweedie-recon/tweedie/internal/peers"
+	"github.com/tweedie-recon/tweedie/kspace"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 
@@ -251,5 +252,66 @@ routing:
 	}
 	if t.Failed() {
 		t.Logf("serve log:\n%s", logs.String())
+	}
+}
+
+// TestWrapBARTCFL: `tweedie wrap mr` reads BART's .cfl/.hdr with dims
+// [readout, phase, 1, coils, …, slices in dim 13] and gives the same object
+// as the fastMRI-layout .npy of the same k-space.
+func TestWrapBARTCFL(t *testing.T) {
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	const S, C, R, P = 2, 3, 8, 6 // slices, coils, readout (rows), phase (cols)
+	npy := make([]complex64, S*C*R*P)
+	for i := range npy {
+		npy[i] = complex(float32(i%11), float32(i%7)-3)
+	}
+	// Column-major BART array: index r + R·(p + P·(c + C·(13th dim s))).
+	dims := make([]int, 16)
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0], dims[1], dims[3], dims[13] = R, P, C, S
+	cfl := make([]complex64, len(npy))
+	for s := 0; s < S; s++ {
+		for c := 0; c < C; c++ {
+			for r := 0; r < R; r++ {
+				for q := 0; q < P; q++ {
+					cfl[r+R*(q+P*(c+C*s))] = npy[((s*C+c)*R+r)*P+q]
+				}
+			}
+		}
+	}
+	if err := kspace.WriteCFL(p("k"), dims, cfl); err != nil {
+		t.Fatal(err)
+	}
+	if err := kspace.WriteNPYFile(p("k.npy"), []int{S, C, R, P}, npy); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "wrap", "mr", "--kspace", p("k.cfl"), "--out", p("a.dcm"))
+	mustRun(t, "wrap", "mr", "--kspace", p("k.npy"), "--out", p("b.dcm"))
+	a, err := rawdata.ReadMR(p("a.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rawdata.ReadMR(p("b.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Slices != S || a.Coils != C || a.Rows != R || a.Cols != P {
+		t.Fatalf("cfl wrapped as %d × %d × %d × %d", a.Slices, a.Coils, a.Rows, a.Cols)
+	}
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			t.Fatalf("sample %d: cfl %v, npy %v", i, a.Data[i], b.Data[i])
+		}
+	}
+	// A BART array with data in another dimension is refused by name.
+	dims[5] = 2
+	if err := kspace.WriteCFL(p("bad"), dims, append(cfl, cfl...)); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := run(t, "wrap", "mr", "--kspace", p("bad.cfl"), "--out", p("c.dcm")); code != 1 || !strings.Contains(out, "dimension 5") {
+		t.Errorf("extra BART dimension: exit %d\n%s", code, out)
 	}
 }
