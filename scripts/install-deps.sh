@@ -6,7 +6,7 @@ set -euo pipefail
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs=(dcmtk orthanc dicom3tools bart python3-numpy python3-skimage python3-onnx ca-certificates git)
+pkgs=(dcmtk orthanc dicom3tools bart python3-numpy python3-skimage python3-onnx python3-pil ca-certificates git)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
