@@ -287,6 +287,9 @@ dispatch:
   batch: 16
 destinations:
   - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
+routing:
+  rules: []
+  fallback: [{forward: {destinations: [pacs]}}]
 log:
   level: info
   format: json

@@ -315,3 +315,25 @@ func TestWrapBARTCFL(t *testing.T) {
 		t.Errorf("extra BART dimension: exit %d\n%s", code, out)
 	}
 }
+
+// TestEmbeddedRouting: with no configuration, MR k-space goes to dds, a CT
+// volume to mbir, anything else is discarded.
+func TestEmbeddedRouting(t *testing.T) {
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	images := filepath.Join(peers.SharedData(t), "mri", "itk_t1_coronal_128.npy")
+	mustRun(t, "simulate", "mr", "--images", images, "--slices", "26:27", "--coils", "2", "--kspace", p("k.npy"))
+	mustRun(t, "wrap", "mr", "--kspace", p("k.npy"), "--out", p("k.dcm"))
+	sino := make([]float32, 2*4*10)
+	if err := kspace.WriteNPYFile(p("s.npy"), []int{2, 4, 10}, sino); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "wrap", "ct", "--sinogram", p("s.npy"), "--angles", "linspace:0:180:4", "--out", p("s.dcm"))
+	mr := filepath.Join(peers.SharedData(t), "dicom", "pydicom-deb", "MR_small.dcm")
+	out := mustRun(t, "rules", "test", p("k.dcm"), p("s.dcm"), mr)
+	for _, want := range []string{"mr-kspace", "reconstruct", "dds", "ct-sinogram-volume", "mbir", "discard"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules test output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"io"
 	"os"
 	"os/signal"
@@ -50,10 +51,66 @@ func loadConfig(path string) (*conf.Config, error) {
 			return nil, err
 		}
 	}
+	if c.Routing.Kind == 0 {
+		if err := defaultRouting(c); err != nil {
+			return nil, err
+		}
+	}
 	o := c.ONNX
 	reconstruct.SetScoreRuntime(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models})
 	return c, nil
 }
+
+// defaultRouting installs the embedded routing when the configuration has
+// none: MR k-space goes to dds, CT sinograms to dds (mbir when the
+// acquisition has several slices), each delivered to every destination (the
+// folder destination, or the configured PACS); any other series is
+// discarded with an audit event — a reconstruction node does not send a
+// PACS back its own images unless a rule says so.
+func defaultRouting(c *conf.Config) error {
+	var names []string
+	for _, d := range c.EffectiveDestinations() {
+		names = append(names, d.Name)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf(embeddedRouting, strings.Join(names, ", "))), &doc); err != nil {
+		return err
+	}
+	c.Routing = *doc.Content[0]
+	return nil
+}
+
+// embeddedRouting is the default routing; %[1]s is the destination list.
+const embeddedRouting = `
+rules:
+  - name: mr-kspace
+    description: undersampled MR k-space (docs/raw-data.md) to the diffusion prior
+    match:
+      all:
+        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
+        - "(0077,1001)": {equals: MR_KSPACE}
+    actions: [{reconstruct: {reconstructor: dds, destinations: [%[1]s]}}]
+    stop: true
+  - name: ct-sinogram-volume
+    description: sparse-view CT volumes to DiffusionMBIR (2D prior, TV along z)
+    match:
+      all:
+        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
+        - "(0077,1001)": {equals: CT_SINOGRAM}
+        - "(0077,1014)": {gt: 1}
+    actions: [{reconstruct: {reconstructor: mbir, destinations: [%[1]s]}}]
+    stop: true
+  - name: ct-sinogram
+    description: sparse-view CT slices to the diffusion prior
+    match:
+      all:
+        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
+        - "(0077,1001)": {equals: CT_SINOGRAM}
+    actions: [{reconstruct: {reconstructor: dds, destinations: [%[1]s]}}]
+    stop: true
+fallback:
+  - discard: {reason: not tweedie raw data}
+`
 
 func serverTLS(t conf.TLSConfig) (*tls.Config, error) {
 	if t.Cert == "" {
