@@ -25,6 +25,7 @@ const usage = `usage:
   tweedie recon --reconstructor NAME [--set key=value ...] [--export OUT.npy] --out DIR INPUT...
   tweedie eval --ref REF.npy --test TEST.npy
   tweedie simulate mr|ct --images IMAGES.npy [options]   (raw data from images, for evaluation)
+  tweedie preview --out PREVIEW.png IMAGE.dcm...           (a series as one PNG)
 run "tweedie COMMAND -h" for a command's flags`
 
 func main() {
@@ -41,6 +42,7 @@ func main() {
 		"recon":    cmdRecon,
 		"eval":     cmdEval,
 		"simulate": cmdSimulate,
+		"preview":  cmdPreview,
 		"worker":   cmdWorker,
 		"rules":    cmdRules,
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/suyashkumar/dicom"
+	"github.com/suyashkumar/dicom/pkg/tag"
+)
+
+// previewSlice is one image of a series, windowed for display.
+type previewSlice struct {
+	number     int
+	rows, cols int
+	gray       []uint8
+}
+
+func firstString(ds dicom.Dataset, t tag.Tag) string {
+	e, err := ds.FindElementByTag(t)
+	if err != nil {
+		return ""
+	}
+	if v, ok := e.Value.GetValue().([]string); ok && len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+func firstFloat(ds dicom.Dataset, t tag.Tag, def float64) float64 {
+	if v, err := strconv.ParseFloat(firstString(ds, t), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// loadPreview reads one image and applies its window (PS3.3 §C.11.2.1.2,
+// linear), after the modality rescale when present.
+func loadPreview(path string) (*previewSlice, error) {
+	ds, err := dicom.ParseFile(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pe, err := ds.FindElementByTag(tag.PixelData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: no pixel data", path)
+	}
+	info, ok := pe.Value.GetValue().(dicom.PixelDataInfo)
+	if !ok || len(info.Frames) == 0 || info.Frames[0].Encapsulated {
+		return nil, fmt.Errorf("%s: only native (uncompressed) pixel data can be previewed", path)
+	}
+	nf := info.Frames[0].NativeData
+	rows, cols := nf.Rows(), nf.Cols()
+	if rows < 1 || cols < 1 || rows > 8192 || cols > 8192 {
+		return nil, fmt.Errorf("%s: image of %d × %d", path, rows, cols)
+	}
+	signed := firstString(ds, tag.PixelRepresentation) == "1"
+	if e, err := ds.FindElementByTag(tag.PixelRepresentation); err == nil {
+		if v, ok := e.Value.GetValue().([]int); ok && len(v) > 0 {
+			signed = v[0] == 1
+		}
+	}
+	slope := firstFloat(ds, tag.RescaleSlope, 1)
+	icpt := firstFloat(ds, tag.RescaleIntercept, 0)
+	center := firstFloat(ds, tag.WindowCenter, math.NaN())
+	width := firstFloat(ds, tag.WindowWidth, math.NaN())
+	vals := make([]float64, rows*cols)
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range vals {
+		px, err := nf.GetPixel(i%cols, i/cols)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		v := px[0]
+		if signed && nf.BitsPerSample() == 16 {
+			v = int(int16(uint16(v)))
+		}
+		vals[i] = float64(v)*slope + icpt
+		lo, hi = math.Min(lo, vals[i]), math.Max(hi, vals[i])
+	}
+	if math.IsNaN(center) || math.IsNaN(width) || width < 1e-9 {
+		center, width = (lo+hi)/2, math.Max(hi-lo, 1e-9)
+	}
+	s := &previewSlice{rows: rows, cols: cols, gray: make([]uint8, rows*cols)}
+	s.number, _ = strconv.Atoi(firstString(ds, tag.InstanceNumber))
+	for i, v := range vals {
+		g := ((v-(center-0.5))/(width-1) + 0.5) * 255
+		s.gray[i] = uint8(math.Max(0, math.Min(255, g)))
+	}
+	return s, nil
+}
+
+// cmdPreview tiles the images of a series into one PNG, in instance order.
+func cmdPreview(args []string) int {
+	fs := flag.NewFlagSet("preview", flag.ExitOnError)
+	out := fs.String("out", "", "output PNG")
+	perRow := fs.Int("columns", 4, "images per row")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: tweedie preview --out PREVIEW.png IMAGE.dcm...\nTiles a series' images (windowed as their headers say) into one PNG.")
+		fs.PrintDefaults()
+	}
+	fs.Parse(args)
+	if *out == "" || fs.NArg() == 0 || *perRow < 1 {
+		fs.Usage()
+		return 2
+	}
+	var slices []*previewSlice
+	for _, p := range fs.Args() {
+		s, err := loadPreview(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tweedie preview:", err)
+			return 1
+		}
+		slices = append(slices, s)
+	}
+	sort.SliceStable(slices, func(i, j int) bool { return slices[i].number < slices[j].number })
+	r, c := slices[0].rows, slices[0].cols
+	n := min(*perRow, len(slices))
+	img := image.NewGray(image.Rect(0, 0, n*c, (len(slices)+n-1)/n*r))
+	for k, s := range slices {
+		ox, oy := k%n*c, k/n*r
+		for y := 0; y < min(r, s.rows); y++ {
+			for x := 0; x < min(c, s.cols); x++ {
+				img.SetGray(ox+x, oy+y, color.Gray{Y: s.gray[y*s.cols+x]})
+			}
+		}
+	}
+	f, err := os.Create(*out)
+	if err == nil {
+		err = png.Encode(f, img)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tweedie preview:", err)
+		return 1
+	}
+	fmt.Printf("%s: %d images\n", *out, len(slices))
+	return 0
+}
