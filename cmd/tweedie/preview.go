@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 
 // previewSlice is one image of a series, windowed for display.
 type previewSlice struct {
+	series     string // Series Instance UID
+	name       string // Series Number and Description, for file names
 	number     int
 	rows, cols int
 	gray       []uint8
@@ -90,6 +93,8 @@ func loadPreview(path string) (*previewSlice, error) {
 	}
 	s := &previewSlice{rows: rows, cols: cols, gray: make([]uint8, rows*cols)}
 	s.number, _ = strconv.Atoi(firstString(ds, tag.InstanceNumber))
+	s.series = firstString(ds, tag.SeriesInstanceUID)
+	s.name = firstString(ds, tag.SeriesNumber) + "-" + firstString(ds, tag.SeriesDescription)
 	for i, v := range vals {
 		g := ((v-(center-0.5))/(width-1) + 0.5) * 255
 		s.gray[i] = uint8(math.Max(0, math.Min(255, g)))
@@ -97,32 +102,73 @@ func loadPreview(path string) (*previewSlice, error) {
 	return s, nil
 }
 
-// cmdPreview tiles the images of a series into one PNG, in instance order.
+// cmdPreview tiles the images of each series into one PNG, in instance
+// order.
 func cmdPreview(args []string) int {
 	fs := flag.NewFlagSet("preview", flag.ExitOnError)
-	out := fs.String("out", "", "output PNG")
+	out := fs.String("out", "", "output PNG (one series)")
+	outDir := fs.String("out-dir", "", "folder for one PNG per series, named SERIESNUMBER-DESCRIPTION.png")
 	perRow := fs.Int("columns", 4, "images per row")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: tweedie preview --out PREVIEW.png IMAGE.dcm...\nTiles a series' images (windowed as their headers say) into one PNG.")
+		fmt.Fprintln(fs.Output(), "usage: tweedie preview (--out PREVIEW.png | --out-dir DIR) IMAGE.dcm...\nTiles each series' images (windowed as their headers say) into a PNG.")
 		fs.PrintDefaults()
 	}
 	fs.Parse(args)
-	if *out == "" || fs.NArg() == 0 || *perRow < 1 {
+	if (*out == "") == (*outDir == "") || fs.NArg() == 0 || *perRow < 1 {
 		fs.Usage()
 		return 2
 	}
-	var slices []*previewSlice
+	series := map[string][]*previewSlice{}
+	var order []string
 	for _, p := range fs.Args() {
 		s, err := loadPreview(p)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie preview:", err)
 			return 1
 		}
-		slices = append(slices, s)
+		if series[s.series] == nil {
+			order = append(order, s.series)
+		}
+		series[s.series] = append(series[s.series], s)
 	}
+	if *out != "" && len(order) > 1 {
+		fmt.Fprintf(os.Stderr, "tweedie preview: the images belong to %d series; use --out-dir\n", len(order))
+		return 2
+	}
+	for _, uid := range order {
+		slices := series[uid]
+		path := *out
+		if *outDir != "" {
+			if err := os.MkdirAll(*outDir, 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, "tweedie preview:", err)
+				return 1
+			}
+			path = filepath.Join(*outDir, safeName(slices[0].name)+".png")
+		}
+		if err := writeMontage(path, slices, *perRow); err != nil {
+			fmt.Fprintln(os.Stderr, "tweedie preview:", err)
+			return 1
+		}
+		fmt.Printf("%s: %d images\n", path, len(slices))
+	}
+	return 0
+}
+
+// safeName keeps letters, digits, dashes and dots.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func writeMontage(path string, slices []*previewSlice, perRow int) error {
 	sort.SliceStable(slices, func(i, j int) bool { return slices[i].number < slices[j].number })
 	r, c := slices[0].rows, slices[0].cols
-	n := min(*perRow, len(slices))
+	n := min(perRow, len(slices))
 	img := image.NewGray(image.Rect(0, 0, n*c, (len(slices)+n-1)/n*r))
 	for k, s := range slices {
 		ox, oy := k%n*c, k/n*r
@@ -132,17 +178,13 @@ func cmdPreview(args []string) int {
 			}
 		}
 	}
-	f, err := os.Create(*out)
-	if err == nil {
-		err = png.Encode(f, img)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tweedie preview:", err)
-		return 1
+		return err
 	}
-	fmt.Printf("%s: %d images\n", *out, len(slices))
-	return 0
+	err = png.Encode(f, img)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The demo: start `tweedie serve` on its embedded defaults (state in
+# ./demo-state, listening on 127.0.0.1:11112 unless DEMO_PORT says
+# otherwise), send it the undersampled MR study and the sparse-view CT study
+# of testdata/demo, wait for the reconstructed series, and write a preview
+# PNG of each. The embedded rules send MR k-space and CT sinograms to dds
+# with the shipped priors; the results land in the built-in folder
+# destination, demo-state/outgoing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh >/dev/null
+. scripts/env.sh
+go build -o bin/tweedie ./cmd/tweedie
+state=${DEMO_STATE:-demo-state}
+port=${DEMO_PORT:-11112}
+rm -rf "$state"
+mkdir -p "$state"
+# A config only to keep the demo on loopback; everything else is the embedded default.
+printf 'node:\n  listen: 127.0.0.1:%s\n  state_dir: %s\nhttp:\n  listen: ""\n' "$port" "$state" > "$state/demo.yaml"
+bin/tweedie serve --config "$state/demo.yaml" > "$state/serve.log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 150); do
+  bin/tweedie echo "TWEEDIE@127.0.0.1:$port" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo "== sending the demo studies to tweedie (TWEEDIE@127.0.0.1:$port)"
+bin/tweedie send --calling-ae DEMO "TWEEDIE@127.0.0.1:$port" testdata/demo/mr testdata/demo/ct
+echo "== reconstructing (MR: 4 slices, CT: 1 slice; dds on the CPU takes a minute or so)"
+want=5
+deadline=$((SECONDS + 900))
+while :; do
+  n=$(find "$state/outgoing" -name '*.dcm' 2>/dev/null | wc -l)
+  [ "$n" -ge "$want" ] && break
+  if [ -n "$(ls -A "$state/quarantine" 2>/dev/null)" ]; then
+    echo "a job failed; see $state/quarantine and $state/serve.log" >&2
+    exit 1
+  fi
+  if [ $SECONDS -gt $deadline ]; then
+    echo "timed out waiting for the reconstructions; see $state/serve.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "== the reconstructed series are in $state/outgoing:"
+ls "$state/outgoing"
+bin/tweedie preview --out-dir "$state/previews" "$state"/outgoing/*.dcm
+echo "== previews in $state/previews; the audit trail is $state/audit.log"
