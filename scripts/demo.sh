@@ -15,9 +15,8 @@ state=${DEMO_STATE:-demo-state}
 port=${DEMO_PORT:-11112}
 rm -rf "$state"
 mkdir -p "$state"
-# A config only to keep the demo on loopback; everything else is the embedded default.
-printf 'node:\n  listen: 127.0.0.1:%s\n  state_dir: %s\nhttp:\n  listen: ""\n' "$port" "$state" > "$state/demo.yaml"
-bin/tweedie serve --config "$state/demo.yaml" > "$state/serve.log" 2>&1 &
+# The embedded defaults, kept on loopback for the demo.
+bin/tweedie serve --listen "127.0.0.1:$port" --state "$state" > "$state/serve.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 150); do
