@@ -126,20 +126,7 @@ func WriteCT(path string, s *CTSinogram) error {
 			w.fd(tagSourceDetector, s.SourceDet)
 		}
 		w.fd(tagMuWater, s.MuWater)
-		w.header(tagArrayData, "OF", uint32(4*len(s.Data)))
-		buf := make([]byte, 0, 1<<16)
-		for _, v := range s.Data {
-			buf = appendF32(buf, v)
-			if len(buf) == cap(buf) {
-				if w.err == nil {
-					_, w.err = w.w.Write(buf)
-				}
-				buf = buf[:0]
-			}
-		}
-		if w.err == nil {
-			_, w.err = w.w.Write(buf)
-		}
+		writeArray(w, len(s.Data), func(i int) float32 { return s.Data[i] })
 	})
 }
 

@@ -88,22 +88,12 @@ func WriteMR(path string, k *MRKSpace) error {
 		if k.ISMRMRD != "" {
 			w.str(tagISMRMRDHeader, "UT", k.ISMRMRD)
 		}
-		n := uint32(len(k.Data) * 8)
-		w.header(tagArrayData, "OF", n)
-		buf := make([]byte, 0, 1<<16)
-		for _, v := range k.Data {
-			buf = appendF32(buf, real(v))
-			buf = appendF32(buf, imag(v))
-			if len(buf) == cap(buf) {
-				if w.err == nil {
-					_, w.err = w.w.Write(buf)
-				}
-				buf = buf[:0]
+		writeArray(w, 2*len(k.Data), func(i int) float32 {
+			if i%2 == 0 {
+				return real(k.Data[i/2])
 			}
-		}
-		if w.err == nil {
-			_, w.err = w.w.Write(buf)
-		}
+			return imag(k.Data[i/2])
+		})
 	})
 }
 

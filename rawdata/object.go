@@ -446,3 +446,22 @@ func (p *parsed) readHeader(slices int) (Header, error) {
 
 // ErrInvalid marks objects whose attributes are missing or inconsistent.
 var ErrInvalid = errors.New("invalid raw-data object")
+
+// writeArray writes the array element (0077,10F0) OF of n float32 samples,
+// produced by at(i), in 64 KiB chunks.
+func writeArray(w *writer, n int, at func(i int) float32) {
+	w.header(tagArrayData, "OF", uint32(4*n))
+	buf := make([]byte, 0, 1<<16)
+	for i := 0; i < n; i++ {
+		buf = appendF32(buf, at(i))
+		if len(buf) == cap(buf) {
+			if w.err == nil {
+				_, w.err = w.w.Write(buf)
+			}
+			buf = buf[:0]
+		}
+	}
+	if w.err == nil {
+		_, w.err = w.w.Write(buf)
+	}
+}

@@ -3,10 +3,6 @@ package main
 import (
 	"path/filepath"
 	"sort"
-	"strconv"
-
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"encoding/json"
 	"flag"
@@ -92,76 +88,32 @@ func cmdEval(args []string) int {
 }
 
 // loadSeries reads the images of one series from a folder of DICOM files,
-// in instance order, in physical units: Hounsfield units for CT (Rescale
-// Slope and Intercept), the magnitude for tweedie's MR images (stored value
-// × ValueScale, private (0077,1060); docs/raw-data.md).
+// in instance order, in physical units (readDerivedImage).
 func loadSeries(dir string) ([]float32, int, int, int, error) {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.dcm"))
 	if len(paths) == 0 {
 		return nil, 0, 0, 0, fmt.Errorf("%s: no .dcm files", dir)
 	}
-	type img struct {
-		number int
-		vals   []float32
-	}
-	var imgs []img
-	var rows, cols int
-	var series string
+	var imgs []*derivedImage
 	for _, p := range paths {
-		ds, err := dicom.ParseFile(p, nil)
+		im, err := readDerivedImage(p)
 		if err != nil {
-			return nil, 0, 0, 0, fmt.Errorf("%s: %w", p, err)
+			return nil, 0, 0, 0, err
 		}
-		if uid := firstString(ds, tag.SeriesInstanceUID); series == "" {
-			series = uid
-		} else if uid != series {
+		if len(imgs) > 0 && im.series != imgs[0].series {
 			return nil, 0, 0, 0, fmt.Errorf("%s holds more than one series", dir)
 		}
-		pe, err := ds.FindElementByTag(tag.PixelData)
-		if err != nil {
-			return nil, 0, 0, 0, fmt.Errorf("%s: no pixel data", p)
-		}
-		info, ok := pe.Value.GetValue().(dicom.PixelDataInfo)
-		if !ok || len(info.Frames) != 1 || info.Frames[0].Encapsulated {
-			return nil, 0, 0, 0, fmt.Errorf("%s: want one native frame", p)
-		}
-		nf := info.Frames[0].NativeData
-		if rows == 0 {
-			rows, cols = nf.Rows(), nf.Cols()
-		} else if nf.Rows() != rows || nf.Cols() != cols {
-			return nil, 0, 0, 0, fmt.Errorf("%s: %d × %d among %d × %d images", p, nf.Rows(), nf.Cols(), rows, cols)
-		}
-		slope, icpt := firstFloat(ds, tag.RescaleSlope, 1), firstFloat(ds, tag.RescaleIntercept, 0)
-		if e, err := ds.FindElementByTag(tag.Tag{Group: 0x0077, Element: 0x1060}); err == nil {
-			if v, ok := e.Value.GetValue().([]float64); ok && len(v) == 1 {
-				slope, icpt = v[0], 0
-			}
-		}
-		signed := false
-		if e, err := ds.FindElementByTag(tag.PixelRepresentation); err == nil {
-			if v, ok := e.Value.GetValue().([]int); ok && len(v) > 0 {
-				signed = v[0] == 1
-			}
-		}
-		im := img{vals: make([]float32, rows*cols)}
-		im.number, _ = strconv.Atoi(firstString(ds, tag.InstanceNumber))
-		for i := range im.vals {
-			px, err := nf.GetPixel(i%cols, i/cols)
-			if err != nil {
-				return nil, 0, 0, 0, fmt.Errorf("%s: %w", p, err)
-			}
-			v := px[0]
-			if signed && nf.BitsPerSample() == 16 {
-				v = int(int16(uint16(v)))
-			}
-			im.vals[i] = float32(float64(v)*slope + icpt)
+		if len(imgs) > 0 && (im.rows != imgs[0].rows || im.cols != imgs[0].cols) {
+			return nil, 0, 0, 0, fmt.Errorf("%s: %d × %d among %d × %d images", p, im.rows, im.cols, imgs[0].rows, imgs[0].cols)
 		}
 		imgs = append(imgs, im)
 	}
 	sort.Slice(imgs, func(i, j int) bool { return imgs[i].number < imgs[j].number })
 	var vol []float32
 	for _, im := range imgs {
-		vol = append(vol, im.vals...)
+		for _, v := range im.vals {
+			vol = append(vol, float32(v))
+		}
 	}
-	return vol, len(imgs), rows, cols, nil
+	return vol, len(imgs), imgs[0].rows, imgs[0].cols, nil
 }

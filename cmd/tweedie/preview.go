@@ -44,9 +44,19 @@ func firstFloat(ds dicom.Dataset, t tag.Tag, def float64) float64 {
 	return def
 }
 
-// loadPreview reads one image and applies its window (PS3.3 §C.11.2.1.2,
-// linear), after the modality rescale when present.
-func loadPreview(path string) (*previewSlice, error) {
+// derivedImage is one single-frame image in physical units: Hounsfield
+// units for CT (Rescale Slope and Intercept, PS3.3 §C.11.1.1.2), the
+// magnitude for tweedie's MR images (stored value × ValueScale, private
+// (0077,1060), docs/raw-data.md).
+type derivedImage struct {
+	series, name  string // Series Instance UID; Series Number and Description
+	number        int    // Instance Number
+	rows, cols    int
+	vals          []float64
+	center, width float64 // the window, NaN when absent
+}
+
+func readDerivedImage(path string) (*derivedImage, error) {
 	ds, err := dicom.ParseFile(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -56,28 +66,32 @@ func loadPreview(path string) (*previewSlice, error) {
 		return nil, fmt.Errorf("%s: no pixel data", path)
 	}
 	info, ok := pe.Value.GetValue().(dicom.PixelDataInfo)
-	if !ok || len(info.Frames) == 0 || info.Frames[0].Encapsulated {
-		return nil, fmt.Errorf("%s: only native (uncompressed) pixel data can be previewed", path)
+	if !ok || len(info.Frames) != 1 || info.Frames[0].Encapsulated {
+		return nil, fmt.Errorf("%s: only single-frame native (uncompressed) pixel data is read", path)
 	}
 	nf := info.Frames[0].NativeData
-	rows, cols := nf.Rows(), nf.Cols()
-	if rows < 1 || cols < 1 || rows > 8192 || cols > 8192 {
-		return nil, fmt.Errorf("%s: image of %d × %d", path, rows, cols)
+	im := &derivedImage{rows: nf.Rows(), cols: nf.Cols(), series: firstString(ds, tag.SeriesInstanceUID),
+		name:   firstString(ds, tag.SeriesNumber) + "-" + firstString(ds, tag.SeriesDescription),
+		center: firstFloat(ds, tag.WindowCenter, math.NaN()), width: firstFloat(ds, tag.WindowWidth, math.NaN())}
+	if im.rows < 1 || im.cols < 1 || im.rows > 8192 || im.cols > 8192 {
+		return nil, fmt.Errorf("%s: image of %d × %d", path, im.rows, im.cols)
 	}
-	signed := firstString(ds, tag.PixelRepresentation) == "1"
+	im.number, _ = strconv.Atoi(firstString(ds, tag.InstanceNumber))
+	slope, icpt := firstFloat(ds, tag.RescaleSlope, 1), firstFloat(ds, tag.RescaleIntercept, 0)
+	if e, err := ds.FindElementByTag(tag.Tag{Group: 0x0077, Element: 0x1060}); err == nil {
+		if v, ok := e.Value.GetValue().([]float64); ok && len(v) == 1 {
+			slope, icpt = v[0], 0
+		}
+	}
+	signed := false
 	if e, err := ds.FindElementByTag(tag.PixelRepresentation); err == nil {
 		if v, ok := e.Value.GetValue().([]int); ok && len(v) > 0 {
 			signed = v[0] == 1
 		}
 	}
-	slope := firstFloat(ds, tag.RescaleSlope, 1)
-	icpt := firstFloat(ds, tag.RescaleIntercept, 0)
-	center := firstFloat(ds, tag.WindowCenter, math.NaN())
-	width := firstFloat(ds, tag.WindowWidth, math.NaN())
-	vals := make([]float64, rows*cols)
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range vals {
-		px, err := nf.GetPixel(i%cols, i/cols)
+	im.vals = make([]float64, im.rows*im.cols)
+	for i := range im.vals {
+		px, err := nf.GetPixel(i%im.cols, i/im.cols)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -85,17 +99,28 @@ func loadPreview(path string) (*previewSlice, error) {
 		if signed && nf.BitsPerSample() == 16 {
 			v = int(int16(uint16(v)))
 		}
-		vals[i] = float64(v)*slope + icpt
-		lo, hi = math.Min(lo, vals[i]), math.Max(hi, vals[i])
+		im.vals[i] = float64(v)*slope + icpt
 	}
+	return im, nil
+}
+
+// loadPreview reads one image and applies its window (PS3.3 §C.11.2.1.2,
+// linear), or the full range when it has none.
+func loadPreview(path string) (*previewSlice, error) {
+	im, err := readDerivedImage(path)
+	if err != nil {
+		return nil, err
+	}
+	center, width := im.center, im.width
 	if math.IsNaN(center) || math.IsNaN(width) || width < 1e-9 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, v := range im.vals {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
 		center, width = (lo+hi)/2, math.Max(hi-lo, 1e-9)
 	}
-	s := &previewSlice{rows: rows, cols: cols, gray: make([]uint8, rows*cols)}
-	s.number, _ = strconv.Atoi(firstString(ds, tag.InstanceNumber))
-	s.series = firstString(ds, tag.SeriesInstanceUID)
-	s.name = firstString(ds, tag.SeriesNumber) + "-" + firstString(ds, tag.SeriesDescription)
-	for i, v := range vals {
+	s := &previewSlice{series: im.series, name: im.name, number: im.number, rows: im.rows, cols: im.cols, gray: make([]uint8, len(im.vals))}
+	for i, v := range im.vals {
 		g := ((v-(center-0.5))/(width-1) + 0.5) * 255
 		s.gray[i] = uint8(math.Max(0, math.Min(255, g)))
 	}
