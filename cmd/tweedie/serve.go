@@ -21,6 +21,7 @@ import (
 	"github.com/tweedie-recon/tweedie/gateway"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
+	"github.com/tweedie-recon/tweedie/systemd"
 )
 
 func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
@@ -208,11 +209,11 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
 		role = "tweedie worker running"
 	}
 	ev.Msg(role)
-	if _, err := gateway.SdNotify("READY=1\nSTATUS=" + role); err != nil {
+	if _, err := systemd.Notify("READY=1\nSTATUS=" + role); err != nil {
 		log.Warn().Err(err).Msg("sd_notify")
 	}
 	var watchdog <-chan time.Time
-	if iv := gateway.WatchdogInterval(); iv > 0 {
+	if iv := systemd.WatchdogInterval(); iv > 0 {
 		t := time.NewTicker(iv)
 		defer t.Stop()
 		watchdog = t.C
@@ -222,7 +223,7 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
 		case <-watchdog:
 			// Only a node that can take work pets the watchdog.
 			if err := n.Healthy(); err == nil {
-				_, _ = gateway.SdNotify("WATCHDOG=1")
+				_, _ = systemd.Notify("WATCHDOG=1")
 			} else {
 				log.Warn().Err(err).Msg("unhealthy: watchdog not fed")
 			}
@@ -232,7 +233,7 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
 		}
 		break
 	}
-	_, _ = gateway.SdNotify("STOPPING=1")
+	_, _ = systemd.Notify("STOPPING=1")
 	shutdown(n, log)
 	log.Info().Msg("stopped")
 	return 0

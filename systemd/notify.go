@@ -1,4 +1,7 @@
-package gateway
+// Package systemd speaks to the service manager: the sd_notify protocol for
+// Type=notify units and their watchdog. The unit file tweedie.service sits
+// beside this file.
+package systemd
 
 import (
 	"net"
@@ -7,13 +10,13 @@ import (
 	"time"
 )
 
-// SdNotify sends a state to the service manager over the datagram socket
+// Notify sends a state to the service manager over the datagram socket
 // named by $NOTIFY_SOCKET, the sd_notify protocol of systemd (man
 // sd_notify(3): newline-separated VAR=VALUE assignments such as
 // "READY=1", "STOPPING=1", "WATCHDOG=1", "STATUS=…" in one datagram; a name
 // starting with "@" is in the abstract namespace). It is a no-op, returning
 // false, when the variable is unset.
-func SdNotify(state string) (bool, error) {
+func Notify(state string) (bool, error) {
 	name := os.Getenv("NOTIFY_SOCKET")
 	if name == "" {
 		return false, nil
