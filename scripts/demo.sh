@@ -43,5 +43,14 @@ while :; do
 done
 echo "== the reconstructed series are in $state/outgoing:"
 ls "$state/outgoing"
-bin/tweedie preview --out-dir "$state/previews" "$state"/outgoing/*.dcm
-echo "== previews in $state/previews; the audit trail is $state/audit.log"
+bin/tweedie preview --out-dir "$state/previews" --copy-to "$state/series" "$state"/outgoing/*.dcm
+echo "== previews in $state/previews, the series one per folder in $state/series; the audit trail is $state/audit.log"
+# Score each series against the image its raw data were simulated from (the
+# MR series has the 4 slices, the CT series the single one).
+for d in "$state"/series/*/; do
+  if [ "$(ls "$d" | wc -l)" -eq 4 ]; then
+    echo "$(basename "$d"): $(bin/tweedie eval --ref testdata/demo/mr-reference.npy --test "$d")"
+  else
+    echo "$(basename "$d"): $(bin/tweedie eval --ct --ref testdata/demo/ct-reference.npy --test "$d")"
+  fi
+done

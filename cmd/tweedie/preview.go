@@ -19,6 +19,7 @@ import (
 
 // previewSlice is one image of a series, windowed for display.
 type previewSlice struct {
+	path       string
 	series     string // Series Instance UID
 	name       string // Series Number and Description, for file names
 	number     int
@@ -134,6 +135,7 @@ func cmdPreview(args []string) int {
 	out := fs.String("out", "", "output PNG (one series)")
 	outDir := fs.String("out-dir", "", "folder for one PNG per series, named SERIESNUMBER-DESCRIPTION.png")
 	perRow := fs.Int("columns", 4, "images per row")
+	copyTo := fs.String("copy-to", "", "also copy each series' files into DIR/SERIESNUMBER-DESCRIPTION/, one folder per series")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: tweedie preview (--out PREVIEW.png | --out-dir DIR) IMAGE.dcm...\nTiles each series' images (windowed as their headers say) into a PNG.")
 		fs.PrintDefaults()
@@ -154,6 +156,7 @@ func cmdPreview(args []string) int {
 		if series[s.series] == nil {
 			order = append(order, s.series)
 		}
+		s.path = p
 		series[s.series] = append(series[s.series], s)
 	}
 	if *out != "" && len(order) > 1 {
@@ -173,6 +176,14 @@ func cmdPreview(args []string) int {
 		if err := writeMontage(path, slices, *perRow); err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie preview:", err)
 			return 1
+		}
+		if *copyTo != "" {
+			dir := filepath.Join(*copyTo, safeName(slices[0].name))
+			if err := copyFiles(dir, slices); err != nil {
+				fmt.Fprintln(os.Stderr, "tweedie preview:", err)
+				return 1
+			}
+			fmt.Printf("%s: %d files\n", dir, len(slices))
 		}
 		fmt.Printf("%s: %d images\n", path, len(slices))
 	}
@@ -212,4 +223,20 @@ func writeMontage(path string, slices []*previewSlice, perRow int) error {
 		err = cerr
 	}
 	return err
+}
+
+func copyFiles(dir string, slices []*previewSlice) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, s := range slices {
+		b, err := os.ReadFile(s.path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(s.path)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
