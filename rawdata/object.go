@@ -184,6 +184,10 @@ type parsed struct {
 	rd       *reader
 	closer   func()
 	path     string
+	// remain is how many data-set bytes the file holds after the reader's
+	// offset zero, or -1 when the data set is converted on the fly (big
+	// endian, deflated) and its size is not known in advance.
+	remain int64
 }
 
 // open reads a Part 10 file up to the array element and checks the
@@ -205,6 +209,12 @@ func open(path string) (*parsed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	p.remain = -1
+	if st, err := f.Stat(); err == nil {
+		if pos, err := f.Seek(0, io.SeekCurrent); err == nil {
+			p.remain = st.Size() - (pos - int64(br.Buffered()))
+		}
+	}
 	var src io.Reader = br
 	explicit := true
 	switch meta.TransferSyntaxUID {
@@ -212,6 +222,7 @@ func open(path string) (*parsed, error) {
 	case part10.ImplicitVRLittleEndian:
 		explicit = false
 	case part10.ExplicitVRBigEndian, part10.DeflatedExplicitVRLittleEndian:
+		p.remain = -1
 		pr, pw := io.Pipe()
 		go func() {
 			pw.CloseWithError(part10.Transcode(pw, br, meta.TransferSyntaxUID, part10.ExplicitVRLittleEndian))
@@ -295,12 +306,26 @@ func (p *parsed) readArray(want int) ([]float32, error) {
 	if uint64(p.arrayLen) != uint64(want)*4 {
 		return nil, fmt.Errorf("%s: array data has %d bytes, but the dimensions %v need %d", p.path, p.arrayLen, p.dims, uint64(want)*4)
 	}
-	out := make([]float32, want)
+	if p.remain >= 0 && int64(p.arrayLen) > p.remain-p.rd.off {
+		return nil, fmt.Errorf("%s: truncated: the array data element declares %d bytes, only %d remain in the file", p.path, p.arrayLen, max(p.remain-p.rd.off, 0))
+	}
+	// The slice is sized from the file when its size is known; a data set
+	// converted on the fly grows it as the samples arrive, so a header that
+	// lies costs no more memory than the data that back it.
+	var out []float32
+	if p.remain >= 0 {
+		out = make([]float32, want)
+	} else {
+		out = make([]float32, min(want, 1<<20))
+	}
 	buf := make([]byte, 1<<20)
 	for i := 0; i < want; {
 		n := min(len(buf)/4, want-i)
 		if err := p.rd.read(buf[:4*n]); err != nil {
 			return nil, fmt.Errorf("%s: reading array: %w", p.path, err)
+		}
+		if len(out) < i+n {
+			out = append(out[:cap(out)], make([]float32, min(want, 2*len(out))-len(out))...)
 		}
 		for k := 0; k < n; k++ {
 			v := math.Float32frombits(binary.LittleEndian.Uint32(buf[4*k:]))

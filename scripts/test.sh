@@ -9,12 +9,16 @@ bash scripts/install-deps.sh
 export TCP_NODELAY=1
 go vet ./...
 go test -count=1 -timeout 30m ./...
-fuzztime="${FUZZTIME:-10s}"
+fuzztime="${FUZZTIME:-8s}"
 for target in \
   "./dimse/pdu FuzzDecode" \
   "./dimse/msg FuzzDecode" \
   "./dimse/part10 FuzzTranscode" \
-  "./dimse/part10 FuzzReadMeta"; do
+  "./dimse/part10 FuzzReadMeta" \
+  "./rawdata FuzzReadFile" \
+  "./rules FuzzParseBytes" \
+  "./kspace FuzzReadNPY" \
+  "./kspace FuzzParseCFLHeader"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" | tail -n 2
 done
