@@ -142,3 +142,57 @@ destinations:
 		}
 	}
 }
+
+// BenchmarkEndToEndLatency measures, for the demo's MR study (4 slices,
+// 128², 8 coils) and CT study (1 slice, 256², 16 views) sent one after the
+// other, the time from the last instance received (storescu done) to the
+// reconstructed series stored in Orthanc, and the CPU time and peak
+// resident memory of `tweedie serve` over the run:
+//
+//	go test ./cmd/tweedie -run '^$' -bench EndToEndLatency -benchtime 1x
+func BenchmarkEndToEndLatency(b *testing.B) {
+	peers.Need(b, "storescu", "Orthanc")
+	demo := filepath.Join("..", "..", "testdata", "demo")
+	mrFiles, _ := filepath.Glob(filepath.Join(demo, "mr", "*.dcm"))
+	ctFiles, _ := filepath.Glob(filepath.Join(demo, "ct", "*.dcm"))
+	for i := 0; i < b.N; i++ {
+		o := peers.StartOrthanc(b, nil)
+		port := peers.FreePort(b)
+		cfgPath := filepath.Join(b.TempDir(), "bench.yaml")
+		os.WriteFile(cfgPath, []byte(fmt.Sprintf("node:\n  listen: 127.0.0.1:%d\n  state_dir: %s\nhttp:\n  listen: \"\"\nlog:\n  level: warn\ndestinations:\n  - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}\n",
+			port, b.TempDir(), o.DICOMPort)), 0o600)
+		serve, stop := startProc(b, binary, "serve", "--config", cfgPath)
+		_ = serve
+		peers.WaitPort(b, port, 20*time.Second)
+		count := func() int {
+			var ids []string
+			o.Get(b, "/instances", &ids)
+			return len(ids)
+		}
+		run := func(files []string, want int) time.Duration {
+			if out, err := storescuCmd(port, files...).CombinedOutput(); err != nil {
+				b.Fatalf("storescu: %v\n%s", err, out)
+			}
+			t0 := time.Now()
+			for count() < want {
+				if time.Since(t0) > 10*time.Minute {
+					b.Fatal("timed out")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return time.Since(t0)
+		}
+		t0 := time.Now()
+		mr := run(mrFiles, 4)
+		ct := run(ctFiles, 5)
+		wall := time.Since(t0)
+		rss := stop()
+		ru := serve.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		b.ReportMetric(mr.Seconds(), "s_MR_volume_4_slices")
+		b.ReportMetric(mr.Seconds()/4, "s_MR_per_slice")
+		b.ReportMetric(ct.Seconds(), "s_CT_slice")
+		b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores_busy")
+		b.ReportMetric(float64(rss)/(1<<20), "MiB_peak_RSS")
+	}
+}
