@@ -327,9 +327,10 @@ func TestDispatchDeadLetter(t *testing.T) {
 	if err := readJSON(filepath.Join(dead, "2.25.13.1.1.dcm.reason.json"), &r); err != nil || r.Attempts != 3 || !strings.Contains(r.LastError, "association") {
 		t.Errorf("reason %+v %v", r, err)
 	}
-	if len(auditEvents(t, filepath.Join(n.state, "audit.log"), "instances-transfer-failed")) != 2 {
-		t.Error("no audit event for the dead letters")
-	}
+	// The audit event follows the move into the dead-letter folder.
+	waitFor(t, 10*time.Second, "2 audit events for the dead letters", func() bool {
+		return len(auditEvents(t, filepath.Join(n.state, "audit.log"), "instances-transfer-failed")) == 2
+	})
 }
 
 // A reconstructor that always fails: bounded attempts, then quarantine
