@@ -81,7 +81,10 @@ func readDerivedImage(path string) (*derivedImage, error) {
 	slope, icpt := firstFloat(ds, tag.RescaleSlope, 1), firstFloat(ds, tag.RescaleIntercept, 0)
 	if e, err := ds.FindElementByTag(tag.Tag{Group: 0x0077, Element: 0x1060}); err == nil {
 		if v, ok := e.Value.GetValue().([]float64); ok && len(v) == 1 {
+			// The MR window is in stored values (no modality LUT);
+			// bring it to the physical scale of vals.
 			slope, icpt = v[0], 0
+			im.center, im.width = im.center*slope, im.width*slope
 		}
 	}
 	signed := false
@@ -113,7 +116,7 @@ func loadPreview(path string) (*previewSlice, error) {
 		return nil, err
 	}
 	center, width := im.center, im.width
-	if math.IsNaN(center) || math.IsNaN(width) || width < 1e-9 {
+	if math.IsNaN(center) || math.IsNaN(width) || width <= 0 {
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range im.vals {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
@@ -122,7 +125,7 @@ func loadPreview(path string) (*previewSlice, error) {
 	}
 	s := &previewSlice{series: im.series, name: im.name, number: im.number, rows: im.rows, cols: im.cols, gray: make([]uint8, len(im.vals))}
 	for i, v := range im.vals {
-		g := ((v-(center-0.5))/(width-1) + 0.5) * 255
+		g := ((v-center)/width + 0.5) * 255
 		s.gray[i] = uint8(math.Max(0, math.Min(255, g)))
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,6 +114,30 @@ func TestMRWrapReconEval(t *testing.T) {
 		t.Fatalf("recon wrote %v", out)
 	}
 	dciodvfyClean(t, out)
+	// The preview shows the images (windowed in the physical scale: a wrong
+	// window gives an all-black or all-white picture).
+	mustRun(t, append([]string{"preview", "--out", p("cg.png")}, out...)...)
+	pf, err := os.Open(p("cg.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pimg, err := png.Decode(pf)
+	pf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum, n float64
+	b := pimg.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, _, _, _ := pimg.At(x, y).RGBA()
+			sum += float64(r >> 8)
+			n++
+		}
+	}
+	if mean := sum / n; mean < 10 || mean > 200 {
+		t.Errorf("preview mean grey %.1f: the window is off", mean)
+	}
 	// The same reconstruction again is the same series (deterministic UIDs).
 	mustRun(t, append([]string{"recon", "--reconstructor", "cg-sense", "--set", "lambda=0.01", "--out", p("cg2")}, raws...)...)
 	again, _ := filepath.Glob(p("cg2/*.dcm"))
