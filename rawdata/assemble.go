@@ -26,75 +26,86 @@ func ReadFile(path string) (any, error) {
 // object with all slices, checking that they belong together and that no
 // slice is missing or given twice.
 func AssembleMR(parts []*MRKSpace) (*MRKSpace, error) {
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("no k-space instances")
-	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].FirstSlice < parts[j].FirstSlice })
-	first := parts[0]
-	if len(parts) == 1 && first.FirstSlice == 0 && first.Slices == first.TotalSlices {
-		return first, nil
-	}
-	out := *first
-	out.Slices, out.FirstSlice, out.Positions, out.InstanceIndex, out.NumInstances = 0, 0, nil, 1, 1
-	out.Data = make([]complex64, 0, first.TotalSlices*first.Coils*first.Rows*first.Cols)
-	for _, p := range parts {
-		if err := sameAcquisition(&first.Header, &p.Header); err != nil {
-			return nil, err
-		}
-		if p.Coils != first.Coils || p.Rows != first.Rows || p.Cols != first.Cols {
-			return nil, fmt.Errorf("instance %d has %d coils × %d × %d, instance %d has %d × %d × %d",
-				p.InstanceIndex, p.Coils, p.Rows, p.Cols, first.InstanceIndex, first.Coils, first.Rows, first.Cols)
-		}
-		if string(p.Mask) != string(first.Mask) {
-			return nil, fmt.Errorf("instances %d and %d have different sampling masks", first.InstanceIndex, p.InstanceIndex)
-		}
-		if p.FirstSlice != out.Slices {
-			return nil, fmt.Errorf("slice %d: %s", out.Slices, gapOrOverlap(p.FirstSlice, out.Slices))
-		}
-		out.Data = append(out.Data, p.Data...)
-		out.Positions = append(out.Positions, p.Positions...)
-		out.Slices += p.Slices
-	}
-	if out.Slices != first.TotalSlices {
-		return nil, fmt.Errorf("acquisition has %d of %d slices", out.Slices, first.TotalSlices)
-	}
-	out.TotalSlices = out.Slices
-	return &out, nil
+	return assemble(parts, func(k *MRKSpace) *Header { return &k.Header }, func(k *MRKSpace) int { return k.Slices },
+		func(first, p *MRKSpace) error {
+			if p.Coils != first.Coils || p.Rows != first.Rows || p.Cols != first.Cols {
+				return fmt.Errorf("instance %d has %d coils × %d × %d, instance %d has %d × %d × %d",
+					p.InstanceIndex, p.Coils, p.Rows, p.Cols, first.InstanceIndex, first.Coils, first.Rows, first.Cols)
+			}
+			if string(p.Mask) != string(first.Mask) {
+				return fmt.Errorf("instances %d and %d have different sampling masks", first.InstanceIndex, p.InstanceIndex)
+			}
+			return nil
+		},
+		func(out, p *MRKSpace, start bool) {
+			if start {
+				out.Data, out.Slices = make([]complex64, 0, out.TotalSlices*out.Coils*out.Rows*out.Cols), 0
+			}
+			out.Data = append(out.Data, p.Data...)
+			out.Slices += p.Slices
+		})
 }
 
 // AssembleCT is AssembleMR for sinograms.
 func AssembleCT(parts []*CTSinogram) (*CTSinogram, error) {
+	return assemble(parts, func(s *CTSinogram) *Header { return &s.Header }, func(s *CTSinogram) int { return s.Slices },
+		func(first, p *CTSinogram) error {
+			if p.Views != first.Views || p.Detectors != first.Detectors || p.Beam != first.Beam ||
+				fmt.Sprint(p.AnglesDeg) != fmt.Sprint(first.AnglesDeg) || p.DetectorSpacing != first.DetectorSpacing {
+				return fmt.Errorf("instances %d and %d have different projection geometry", first.InstanceIndex, p.InstanceIndex)
+			}
+			return nil
+		},
+		func(out, p *CTSinogram, start bool) {
+			if start {
+				out.Data, out.Slices = make([]float32, 0, out.TotalSlices*out.Views*out.Detectors), 0
+			}
+			out.Data = append(out.Data, p.Data...)
+			out.Slices += p.Slices
+		})
+}
+
+// assemble is the common part: order by first slice, check that the parts
+// share the acquisition and fit (compatible), and join them (join appends
+// a part's samples and counts its slices, starting afresh on the first)
+// with their slice positions.
+func assemble[T any](parts []*T, header func(*T) *Header, slices func(*T) int, compatible func(first, p *T) error, join func(out, p *T, start bool)) (*T, error) {
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("no sinogram instances")
+		return nil, fmt.Errorf("no raw-data instances")
 	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].FirstSlice < parts[j].FirstSlice })
+	sort.Slice(parts, func(i, j int) bool { return header(parts[i]).FirstSlice < header(parts[j]).FirstSlice })
 	first := parts[0]
-	if len(parts) == 1 && first.FirstSlice == 0 && first.Slices == first.TotalSlices {
+	fh := header(first)
+	if len(parts) == 1 && fh.FirstSlice == 0 && slices(first) == fh.TotalSlices {
 		return first, nil
 	}
-	out := *first
-	out.Slices, out.FirstSlice, out.Positions, out.InstanceIndex, out.NumInstances = 0, 0, nil, 1, 1
-	out.Data = make([]float32, 0, first.TotalSlices*first.Views*first.Detectors)
+	out := new(T)
+	*out = *first
+	oh := header(out)
+	oh.FirstSlice, oh.Positions, oh.InstanceIndex, oh.NumInstances = 0, nil, 1, 1
+	done := 0
 	for _, p := range parts {
-		if err := sameAcquisition(&first.Header, &p.Header); err != nil {
+		ph := header(p)
+		if err := sameAcquisition(fh, ph); err != nil {
 			return nil, err
 		}
-		if p.Views != first.Views || p.Detectors != first.Detectors || p.Beam != first.Beam ||
-			fmt.Sprint(p.AnglesDeg) != fmt.Sprint(first.AnglesDeg) || p.DetectorSpacing != first.DetectorSpacing {
-			return nil, fmt.Errorf("instances %d and %d have different projection geometry", first.InstanceIndex, p.InstanceIndex)
+		if err := compatible(first, p); err != nil {
+			return nil, err
 		}
-		if p.FirstSlice != out.Slices {
-			return nil, fmt.Errorf("slice %d: %s", out.Slices, gapOrOverlap(p.FirstSlice, out.Slices))
+		if ph.FirstSlice != done {
+			return nil, fmt.Errorf("slice %d: %s", done, gapOrOverlap(ph.FirstSlice, done))
 		}
-		out.Data = append(out.Data, p.Data...)
-		out.Positions = append(out.Positions, p.Positions...)
-		out.Slices += p.Slices
+		oh.Positions = append(oh.Positions, ph.Positions...)
+		done += slices(p)
 	}
-	if out.Slices != first.TotalSlices {
-		return nil, fmt.Errorf("acquisition has %d of %d slices", out.Slices, first.TotalSlices)
+	if done != fh.TotalSlices {
+		return nil, fmt.Errorf("acquisition has %d of %d slices", done, fh.TotalSlices)
 	}
-	out.TotalSlices = out.Slices
-	return &out, nil
+	for i, p := range parts {
+		join(out, p, i == 0)
+	}
+	oh.TotalSlices = done
+	return out, nil
 }
 
 func gapOrOverlap(got, want int) string {

@@ -247,3 +247,31 @@ func TestAssembleMR(t *testing.T) {
 		t.Error("a duplicated slice was accepted")
 	}
 }
+
+func TestAssembleCT(t *testing.T) {
+	whole := sampleCT()
+	plane := whole.Views * whole.Detectors
+	var parts []*CTSinogram
+	for i := 1; i >= 0; i-- { // any order
+		p := *whole
+		p.Slices, p.FirstSlice, p.InstanceIndex, p.NumInstances = 1, i, i+1, 2
+		p.Data, p.Positions = whole.Data[i*plane:(i+1)*plane], whole.Positions[i:i+1]
+		parts = append(parts, &p)
+	}
+	got, err := AssembleCT(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Slices != 2 || len(got.Data) != len(whole.Data) || got.Data[plane+3] != whole.Data[plane+3] || got.Positions[1] != whole.Positions[1] {
+		t.Errorf("assembled %d slices, %d samples", got.Slices, len(got.Data))
+	}
+	bad := *parts[0]
+	bad.AnglesDeg = append([]float64(nil), bad.AnglesDeg...)
+	bad.AnglesDeg[2] = 1
+	if _, err := AssembleCT([]*CTSinogram{&bad, parts[1]}); err == nil || !strings.Contains(err.Error(), "projection geometry") {
+		t.Errorf("different angles: %v", err)
+	}
+	if _, err := AssembleCT(parts[:1]); err == nil {
+		t.Error("a missing slice was accepted")
+	}
+}
