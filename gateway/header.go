@@ -82,14 +82,21 @@ func ReadHeader(path string) (*Header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadHeader, path, err)
 	}
-	h.TransferSyntaxUID = m.TransferSyntaxUID
+	h.identify(m.TransferSyntaxUID, m.MediaStorageSOPClassUID, m.MediaStorageSOPInstanceUID)
+	return h, nil
+}
+
+// identify records the transfer syntax and fills the SOP class and
+// instance from the file meta information or the C-STORE request when the
+// data set lacks them.
+func (h *Header) identify(ts, sopClass, sopInstance string) {
+	h.TransferSyntaxUID = ts
 	if h.SOPClassUID == "" {
-		h.SOPClassUID = m.MediaStorageSOPClassUID
+		h.SOPClassUID = sopClass
 	}
 	if h.SOPInstanceUID == "" {
-		h.SOPInstanceUID = m.MediaStorageSOPInstanceUID
+		h.SOPInstanceUID = sopInstance
 	}
-	return h, nil
 }
 
 // headerFromPrefix reads the header of a just-received instance from the
@@ -102,13 +109,7 @@ func headerFromPrefix(prefix []byte, path string, metaLen int64, req *dimse.Stor
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadHeader, path, err)
 	}
-	h.TransferSyntaxUID = req.TransferSyntaxUID
-	if h.SOPClassUID == "" {
-		h.SOPClassUID = req.SOPClassUID
-	}
-	if h.SOPInstanceUID == "" {
-		h.SOPInstanceUID = req.SOPInstanceUID
-	}
+	h.identify(req.TransferSyntaxUID, req.SOPClassUID, req.SOPInstanceUID)
 	return h, nil
 }
 
