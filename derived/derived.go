@@ -21,6 +21,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/frame"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
+	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 
@@ -320,7 +321,7 @@ func fileMeta(sopClass, sopInstance string) []*dicom.Element {
 		el(tag.MediaStorageSOPClassUID, []string{sopClass}),
 		el(tag.MediaStorageSOPInstanceUID, []string{sopInstance}),
 		el(tag.TransferSyntaxUID, []string{"1.2.840.10008.1.2.1"}),
-		el(tag.ImplementationClassUID, []string{"2.25.228816595995085227023209589518005554442.1"}),
+		el(tag.ImplementationClassUID, []string{part10.ImplementationClassUID}),
 		el(tag.ImplementationVersionName, []string{"TWEEDIE_0.1"}),
 	}
 }

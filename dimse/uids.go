@@ -1,11 +1,14 @@
 package dimse
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tweedie-recon/tweedie/dimse/part10"
+)
 
 // ImplementationClassUID identifies tweedie in association negotiation
-// (PS3.7 §D.3.3.2). It lives under the UUID-derived root 2.25 (PS3.5 §B.2),
-// since the project has no registered root.
-const ImplementationClassUID = "2.25.228816595995085227023209589518005554442.1"
+// (PS3.7 §D.3.3.2); see part10.ImplementationClassUID.
+const ImplementationClassUID = part10.ImplementationClassUID
 
 // ImplementationVersionName is sent with the class UID (at most 16 characters).
 const ImplementationVersionName = "TWEEDIE_0.1"

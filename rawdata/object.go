@@ -98,7 +98,7 @@ func (h *Header) writeCommon(w *writer, sopClass string) {
 	if h.SeriesDescription != "" {
 		w.str(tagSeriesDescription, "LO", h.SeriesDescription)
 	}
-	w.str(tagCreatorVersionUID, "UI", implementationClassUID)
+	w.str(tagCreatorVersionUID, "UI", part10.ImplementationClassUID)
 	w.str(tagPatientName, "PN", h.PatientName)
 	w.str(tagPatientID, "LO", h.PatientID)
 	w.str(tagPatientBirthDate, "DA", h.PatientBirthDate)
@@ -152,7 +152,7 @@ func writeFile(path, sopInstance string, body func(w *writer)) error {
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	err = part10.WriteMeta(bw, part10.Meta{MediaStorageSOPClassUID: RawDataStorage, MediaStorageSOPInstanceUID: sopInstance,
-		TransferSyntaxUID: part10.ExplicitVRLittleEndian, ImplementationClassUID: implementationClassUID,
+		TransferSyntaxUID: part10.ExplicitVRLittleEndian, ImplementationClassUID: part10.ImplementationClassUID,
 		ImplementationVersionName: "TWEEDIE_0.1"})
 	if err == nil {
 		w := &writer{w: bw}
@@ -170,10 +170,6 @@ func writeFile(path, sopInstance string, body func(w *writer)) error {
 	}
 	return err
 }
-
-// implementationClassUID duplicates dimse's to keep this package free of
-// the network stack.
-const implementationClassUID = "2.25.228816595995085227023209589518005554442.1"
 
 // parsed is a raw-data object after the header pass.
 type parsed struct {

@@ -143,3 +143,9 @@ func tsName(uid string) string {
 	}
 	return "unknown transfer syntax " + uid
 }
+
+// ImplementationClassUID identifies tweedie in file meta information
+// (0002,0012) and in association negotiation (PS3.7 §D.3.3.2). It lives
+// under the UUID-derived root 2.25 (PS3.5 §B.2), since the project has no
+// registered root.
+const ImplementationClassUID = "2.25.228816595995085227023209589518005554442.1"
