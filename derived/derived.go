@@ -322,7 +322,7 @@ func fileMeta(sopClass, sopInstance string) []*dicom.Element {
 		el(tag.MediaStorageSOPInstanceUID, []string{sopInstance}),
 		el(tag.TransferSyntaxUID, []string{"1.2.840.10008.1.2.1"}),
 		el(tag.ImplementationClassUID, []string{part10.ImplementationClassUID}),
-		el(tag.ImplementationVersionName, []string{"TWEEDIE_0.1"}),
+		el(tag.ImplementationVersionName, []string{part10.ImplementationVersionName}),
 	}
 }
 

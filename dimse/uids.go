@@ -11,7 +11,7 @@ import (
 const ImplementationClassUID = part10.ImplementationClassUID
 
 // ImplementationVersionName is sent with the class UID (at most 16 characters).
-const ImplementationVersionName = "TWEEDIE_0.1"
+const ImplementationVersionName = part10.ImplementationVersionName
 
 // SOP classes named by the services (PS3.4 Annex A, B).
 const (

@@ -153,7 +153,7 @@ func writeFile(path, sopInstance string, body func(w *writer)) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	err = part10.WriteMeta(bw, part10.Meta{MediaStorageSOPClassUID: RawDataStorage, MediaStorageSOPInstanceUID: sopInstance,
 		TransferSyntaxUID: part10.ExplicitVRLittleEndian, ImplementationClassUID: part10.ImplementationClassUID,
-		ImplementationVersionName: "TWEEDIE_0.1"})
+		ImplementationVersionName: part10.ImplementationVersionName})
 	if err == nil {
 		w := &writer{w: bw}
 		body(w)

@@ -149,3 +149,7 @@ func tsName(uid string) string {
 // under the UUID-derived root 2.25 (PS3.5 §B.2), since the project has no
 // registered root.
 const ImplementationClassUID = "2.25.228816595995085227023209589518005554442.1"
+
+// ImplementationVersionName goes with ImplementationClassUID (at most 16
+// characters).
+const ImplementationVersionName = "TWEEDIE_0.1"
