@@ -100,14 +100,13 @@ func (h *Header) identify(ts, sopClass, sopInstance string) {
 }
 
 // headerFromPrefix reads the header of a just-received instance from the
-// bytes the sink kept in memory, continuing from the file only when the
-// header runs past them.
-func headerFromPrefix(prefix []byte, path string, metaLen int64, req *dimse.StoreRequest) (*Header, error) {
-	rest := &lazyFile{path: path, off: metaLen + int64(len(prefix))}
-	defer rest.Close()
+// bytes the sink kept in memory, continuing from rest (the file or the
+// journal record, from the end of the prefix) only when the header runs
+// past them.
+func headerFromPrefix(prefix []byte, rest io.Reader, req *dimse.StoreRequest) (*Header, error) {
 	h, err := readDataSetHeader(io.MultiReader(bytes.NewReader(prefix), rest), req.TransferSyntaxUID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadHeader, path, err)
+		return nil, fmt.Errorf("%w: instance %s: %v", ErrBadHeader, req.SOPInstanceUID, err)
 	}
 	h.identify(req.TransferSyntaxUID, req.SOPClassUID, req.SOPInstanceUID)
 	return h, nil

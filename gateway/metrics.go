@@ -21,6 +21,8 @@ type Metrics struct {
 	SpoolFreeBytes    prometheus.Gauge
 	StoreLatencySecs  prometheus.Histogram
 	DuplicateInstance *prometheus.CounterVec // by disposition
+	Durable           *prometheus.CounterVec // by method: journal, fsync
+	Checkpoints       prometheus.Histogram
 }
 
 // NewMetrics registers the node's metrics and the Go runtime's.
@@ -52,9 +54,13 @@ func NewMetrics() *Metrics {
 			Help: "Time from the last data set fragment to a durable spool entry.", Buckets: prometheus.ExponentialBuckets(0.0001, 3, 10)}),
 		DuplicateInstance: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tweedie_duplicate_instances_total",
 			Help: "Instances received again, by disposition (replaced, ignored, late_ignored, late_new_job)."}, []string{"disposition"}),
+		Durable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tweedie_spool_durable_total",
+			Help: "Instances made durable before Success, by method (journal: one flush of a journal segment; fsync: file and folder flushed)."}, []string{"method"}),
+		Checkpoints: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tweedie_spool_checkpoint_seconds",
+			Help: "Time of the spool checkpoints that free journal segments.", Buckets: prometheus.ExponentialBuckets(0.0005, 3, 10)}),
 	}
 	r.MustRegister(m.Received, m.ReceivedBytes, m.Associations, m.SeriesCompleted, m.SeriesOpen, m.Jobs, m.JobSeconds,
-		m.Dispatched, m.OutboxPending, m.SpoolFreeBytes, m.StoreLatencySecs, m.DuplicateInstance,
+		m.Dispatched, m.OutboxPending, m.SpoolFreeBytes, m.StoreLatencySecs, m.DuplicateInstance, m.Durable, m.Checkpoints,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

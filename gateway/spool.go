@@ -3,7 +3,9 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,10 +22,13 @@ import (
 )
 
 // Spool is the Storage SCP's handler (dimse.StoreHandler) and the series
-// tracker. Each received data set is written to a temporary file, fsynced,
-// and renamed to STATE/spool/<study>/<series>/<SOP instance>.dcm before
-// Success is answered (PS3.4 §B.2.3: Success means the SCP has taken over
-// the object). A series is complete when nothing new arrived for the
+// tracker. Each received data set is written to a temporary file and
+// renamed to STATE/spool/<study>/<series>/<SOP instance>.dcm; with fsync
+// on, it is durable before Success is answered (PS3.4 §B.2.3: Success
+// means the SCP has taken over the object) — through the journal
+// (journal.go: one data flush per instance, the spool itself made durable
+// by a checkpoint in the background) or, when no journal segment is free,
+// by fsync of the file and of its folder. A series is complete when nothing new arrived for the
 // series timeout, or at once when the raw-data objects declare how many
 // instances make up the acquisition and all have arrived; its folder is
 // then renamed to STATE/batches/<batch ID> and handed to OnBatch.
@@ -43,6 +48,30 @@ type Spool struct {
 	processed map[string]int         // Series Instance UID → last generation handed on
 	tallies   map[string]*tally      // by association key
 	wake      chan struct{}
+
+	j              *journal       // nil without fsync
+	unwritten      []pendingWrite // journaled instances whose spool file is not written yet
+	unwrittenBytes int64
+	lastCommit     time.Time
+	pending        []pendingFile // spool files written from the journal, not yet checkpointed
+	written        chan struct{} // wakes writeOut
+}
+
+// pendingWrite is a committed journal record whose spool file is still to
+// be written.
+type pendingWrite struct {
+	seg     *segment
+	content *io.SectionReader
+	path    string
+	ser     *openSeries
+	full    bool // the segment is full: checkpoint soon
+}
+
+// pendingFile is a spool file whose durability rests on a journal record.
+type pendingFile struct {
+	path string
+	seg  *segment
+	ser  *openSeries
 }
 
 // SpoolOptions configures a Spool.
@@ -50,6 +79,9 @@ type SpoolOptions struct {
 	StateDir string
 	// Fsync makes every entry durable before Success is answered.
 	Fsync bool
+	// NoJournal makes every entry durable by fsync of the file and its
+	// folder instead of through the journal.
+	NoJournal bool
 	// MinFree is the free-space floor: below it C-STORE is refused with
 	// 0xA700 Out of Resources (PS3.4 Table B.2-1).
 	MinFree int64
@@ -68,8 +100,9 @@ type SpoolOptions struct {
 	// OnBatch receives each completed series, from the spool's own
 	// goroutine and, at start, for every batch found on disk.
 	OnBatch func(Batch)
-	// freeBytes is replaced in tests.
-	freeBytes func(dir string) (int64, error)
+	// freeBytes and journalSize (the segment size) are replaced in tests.
+	freeBytes   func(dir string) (int64, error)
+	journalSize int64
 }
 
 // Batch is a completed series (one generation of it), in its own folder.
@@ -101,6 +134,7 @@ type openSeries struct {
 	declared  map[string]int    // acquisition UID → declared instance count
 	last      time.Time
 	inflight  int
+	unsynced  int  // instances durable only through the journal
 	ready     bool // every declared acquisition is complete
 }
 
@@ -152,14 +186,34 @@ func NewSpool(o SpoolOptions) (*Spool, error) {
 		batchDir:  filepath.Join(o.StateDir, "batches"),
 		markerDir: filepath.Join(o.StateDir, "series"),
 		open:      map[string]*openSeries{}, processed: map[string]int{},
-		tallies: map[string]*tally{}, wake: make(chan struct{}, 1)}
+		tallies: map[string]*tally{}, wake: make(chan struct{}, 1), written: make(chan struct{}, 1)}
 	for _, d := range []string{s.spoolDir, s.tmpDir, s.batchDir, s.markerDir} {
 		if err := mkdirDurable(d); err != nil {
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 	}
+	if o.Fsync && !o.NoJournal {
+		j, err := openJournal(filepath.Join(o.StateDir, "journal"), o.Log)
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		if o.journalSize > 0 {
+			j.size = o.journalSize
+		}
+		s.j = j
+	}
 	if err := s.recover(); err != nil {
 		return nil, err
+	}
+	if s.j != nil {
+		// The spare segments are made before the first association, so
+		// that a fresh node flushes once per instance from the start.
+		for s.j.count() < journalSpares && s.roomForSegment() {
+			if err := s.j.makeSegment(); err != nil {
+				s.cfg.Log.Warn().Err(err).Msg("journal: cannot make a segment; instances are flushed one by one")
+				break
+			}
+		}
 	}
 	return s, nil
 }
@@ -195,6 +249,9 @@ func (s *Spool) recover() error {
 			}
 		}
 	}
+	if err := s.replayJournal(); err != nil {
+		return err
+	}
 	studies, _ := os.ReadDir(s.spoolDir)
 	now := time.Now()
 	for _, st := range studies {
@@ -228,6 +285,45 @@ func (s *Spool) recover() error {
 	}
 	s.metric(func(m *Metrics) { m.SeriesOpen.Set(float64(len(s.open))) })
 	return nil
+}
+
+// replayJournal writes every live journal record to its spool path again
+// (the spool file may be missing, empty or short after a crash) unless its
+// series generation was handed on already, then starts the segments over.
+func (s *Spool) replayJournal() error {
+	if s.j == nil {
+		return nil
+	}
+	recs, err := s.j.load()
+	if err != nil {
+		return err
+	}
+	series := map[string]bool{}
+	keep := map[*segment]bool{} // segments with a record that could not be written
+	for i := range recs {
+		r := &recs[i]
+		if r.gen <= s.processed[r.series] || keep[r.seg] {
+			continue
+		}
+		dir := filepath.Join(s.spoolDir, r.study, r.series)
+		err := mkdirDurable(dir)
+		if err == nil {
+			err = writeFrom(io.NewSectionReader(r.seg.f, r.off, r.contentLen), s.tmpDir, filepath.Join(dir, r.sop+".dcm"), true)
+		}
+		if err != nil {
+			// The record stays live (its segment is not reused) and the
+			// next start tries again; the node serves meanwhile.
+			s.cfg.Log.Error().Err(err).Str("sop_instance_uid", r.sop).Str("segment", r.seg.path).
+				Msg("spool: journal record not replayed; kept for the next start")
+			keep[r.seg] = true
+			continue
+		}
+		series[r.series] = true
+	}
+	if len(recs) > 0 {
+		s.cfg.Log.Info().Int("records", len(recs)).Int("series", len(series)).Msg("spool: journal replayed")
+	}
+	return s.j.resetAll(keep)
 }
 
 func (o *openSeries) add(sop string, h *Header) {
@@ -292,10 +388,6 @@ func (s *Spool) BeginStore(req *dimse.StoreRequest) (dimse.StoreSink, error) {
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("refused").Inc() })
 		return nil, fmt.Errorf("%w: %d bytes free, below the floor of %d", dimse.ErrOutOfResources, free, s.cfg.MinFree)
 	}
-	f, err := os.CreateTemp(s.tmpDir, "in-*")
-	if err != nil {
-		return nil, fmt.Errorf("%w: creating a spool file: %v", dimse.ErrOutOfResources, err)
-	}
 	var meta bytes.Buffer
 	calling := ""
 	if req.Association != nil {
@@ -304,15 +396,40 @@ func (s *Spool) BeginStore(req *dimse.StoreRequest) (dimse.StoreSink, error) {
 	err = part10.WriteMeta(&meta, part10.Meta{MediaStorageSOPClassUID: req.SOPClassUID, MediaStorageSOPInstanceUID: req.SOPInstanceUID,
 		TransferSyntaxUID: req.TransferSyntaxUID, ImplementationClassUID: dimse.ImplementationClassUID,
 		ImplementationVersionName: dimse.ImplementationVersionName, SourceApplicationEntityTitle: calling})
-	if err == nil {
-		_, err = f.Write(meta.Bytes())
-	}
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
 		return nil, storeErr(err)
 	}
-	return &spoolSink{s: s, f: f, req: req, metaLen: int64(meta.Len()), prefix: getPrefix()}, nil
+	k := &spoolSink{s: s, req: req, metaLen: int64(meta.Len()), prefix: getPrefix()}
+	if s.j != nil {
+		k.jw = s.j.begin()
+	}
+	if k.jw != nil {
+		k.jw.write(meta.Bytes())
+		return k, nil
+	}
+	if err := k.openFile(nil); err == nil {
+		_, err = k.f.Write(meta.Bytes())
+	}
+	if err != nil {
+		k.discard()
+		return nil, storeErr(err)
+	}
+	return k, nil
+}
+
+// openFile creates the instance's temporary file, first copying into it
+// what the journal record being written holds (a record that outgrew its
+// segment spills into a file and goes on the classic way).
+func (k *spoolSink) openFile(jw *journalWrite) error {
+	f, err := os.CreateTemp(k.s.tmpDir, "in-*")
+	if err != nil {
+		return err
+	}
+	k.f = f
+	if jw != nil {
+		_, err = io.Copy(f, jw.content())
+	}
+	return err
 }
 
 // prefixPool recycles the header buffers: one per instance would otherwise
@@ -341,9 +458,13 @@ func storeErr(err error) error {
 	return &dimse.StatusError{Status: msg.StatusProcessingFailure, Comment: "spool write failed", Err: err}
 }
 
+// spoolSink receives one instance: into a journal record when a segment
+// is free (the spool file is written after Success, off the critical
+// path), else into a temporary file.
 type spoolSink struct {
 	s       *Spool
-	f       *os.File
+	jw      *journalWrite // the record being written, or nil
+	f       *os.File      // the temporary file, when there is no record
 	req     *dimse.StoreRequest
 	bytes   int64
 	metaLen int64
@@ -354,6 +475,20 @@ func (k *spoolSink) Write(p []byte) (int, error) {
 	if room := cap(k.prefix) - len(k.prefix); room > 0 {
 		k.prefix = append(k.prefix, p[:min(room, len(p))]...)
 	}
+	if k.f == nil {
+		if k.jw.write(p) {
+			k.bytes += int64(len(p))
+			return len(p), nil
+		}
+		// No room left in the segment (or a write failed).
+		jw := k.jw
+		k.jw = nil
+		err := k.openFile(jw)
+		jw.release()
+		if err != nil {
+			return 0, storeErr(err)
+		}
+	}
 	n, err := k.f.Write(p)
 	k.bytes += int64(n)
 	if err != nil {
@@ -362,11 +497,17 @@ func (k *spoolSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// discard drops the instance: the temporary file and the journal record
+// being written. It may be called after the file was closed or renamed.
 func (k *spoolSink) discard() {
-	k.f.Close()
-	os.Remove(k.f.Name())
+	if k.f != nil {
+		k.f.Close()
+		os.Remove(k.f.Name())
+	}
 	putPrefix(k.prefix)
 	k.prefix = nil
+	k.jw.release()
+	k.jw = nil
 }
 
 // Close makes the instance durable and files it in its series.
@@ -378,29 +519,26 @@ func (k *spoolSink) Close(transferErr error) (uint16, error) {
 		return 0, transferErr
 	}
 	t0 := time.Now()
-	var err error
-	if s.cfg.Fsync {
-		err = k.f.Sync()
+	var rest io.Reader
+	if k.f != nil {
+		lf := &lazyFile{path: k.f.Name(), off: k.metaLen + int64(len(k.prefix))}
+		defer lf.Close()
+		rest = lf
+	} else {
+		c := k.jw.content()
+		rest = io.NewSectionReader(c, k.metaLen+int64(len(k.prefix)), c.Size())
 	}
-	if cerr := k.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(k.f.Name())
-		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
-		return 0, storeErr(err)
-	}
-	h, err := headerFromPrefix(k.prefix, k.f.Name(), k.metaLen, k.req)
+	h, err := headerFromPrefix(k.prefix, rest, k.req)
 	putPrefix(k.prefix)
 	k.prefix = nil
 	if err != nil {
-		os.Remove(k.f.Name())
+		k.discard()
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
 		return 0, &dimse.StatusError{Status: msg.StatusCannotUnderstand, Comment: "data set header unreadable", Err: err}
 	}
-	st, err := s.admit(k.f.Name(), k.req, h)
+	st, err := s.admit(k, k.req, h)
 	if err != nil {
-		os.Remove(k.f.Name())
+		k.discard()
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
 		return 0, err
 	}
@@ -411,10 +549,10 @@ func (k *spoolSink) Close(transferErr error) (uint16, error) {
 	return st, nil
 }
 
-// admit files a durable temporary file in its series: it reads the
-// header, applies the duplicate and late-arrival policies, and renames the
-// file into the series folder.
-func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, error) {
+// admit files a received instance in its series: it applies the
+// duplicate and late-arrival policies, makes the file durable and renames
+// it into the series folder.
+func (s *Spool) admit(k *spoolSink, req *dimse.StoreRequest, h *Header) (uint16, error) {
 	var err error
 	switch {
 	case h.SOPInstanceUID != req.SOPInstanceUID:
@@ -431,7 +569,7 @@ func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, e
 		gen := s.processed[h.SeriesUID]
 		if gen > 0 && s.cfg.IgnoreLate {
 			s.mu.Unlock()
-			os.Remove(tmp)
+			k.discard()
 			s.metric(func(m *Metrics) {
 				m.DuplicateInstance.WithLabelValues("late_ignored").Inc()
 				m.Received.WithLabelValues("ignored").Inc()
@@ -467,7 +605,7 @@ func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, e
 	if dup && s.cfg.IgnoreDuplicates {
 		ser.last = time.Now()
 		s.mu.Unlock()
-		os.Remove(tmp)
+		k.discard()
 		s.metric(func(m *Metrics) {
 			m.DuplicateInstance.WithLabelValues("ignored").Inc()
 			m.Received.WithLabelValues("ignored").Inc()
@@ -476,13 +614,32 @@ func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, e
 		return msg.StatusSuccess, nil
 	}
 	ser.inflight++
-	dir := ser.dir
+	dir, gen := ser.dir, ser.info.Generation
 	s.mu.Unlock()
 
 	final := filepath.Join(dir, sop+".dcm")
-	err = os.Rename(tmp, final)
+	var out pendingWrite
+	if jw := k.jw; jw != nil {
+		// One flush of the record makes the instance durable; the spool
+		// file is written afterwards by writeOut.
+		k.jw = nil
+		full, cerr := jw.commit(h.StudyUID, h.SeriesUID, sop, gen)
+		if cerr == nil {
+			out = pendingWrite{seg: jw.seg, content: jw.content(), path: final, full: full}
+		} else {
+			err = k.openFile(jw) // the segment is retired; go the classic way
+			jw.release()
+		}
+	}
+	if out.seg == nil && err == nil {
+		err = s.fileClassic(k.f, final)
+	}
 	if err == nil && s.cfg.Fsync {
-		err = syncDir(dir)
+		method := "fsync"
+		if out.seg != nil {
+			method = "journal"
+		}
+		s.metric(func(m *Metrics) { m.Durable.WithLabelValues(method).Inc() })
 	}
 
 	s.mu.Lock()
@@ -491,9 +648,22 @@ func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, e
 	if err == nil {
 		ser.add(sop, h)
 		s.tallyLocked(req, h)
+		if out.seg != nil {
+			out.ser = ser
+			ser.unsynced++
+			s.unwritten = append(s.unwritten, out)
+			s.unwrittenBytes += out.content.Size()
+			s.lastCommit = time.Now()
+		}
 	}
 	ready := ser.ready
 	s.mu.Unlock()
+	if out.seg != nil {
+		select {
+		case s.written <- struct{}{}:
+		default:
+		}
+	}
 	if err != nil {
 		return 0, storeErr(err)
 	}
@@ -506,6 +676,25 @@ func (s *Spool) admit(tmp string, req *dimse.StoreRequest, h *Header) (uint16, e
 		s.poke()
 	}
 	return msg.StatusSuccess, nil
+}
+
+// fileClassic makes a temporary file durable (with fsync on) and renames
+// it to path, then makes the folder entry durable.
+func (s *Spool) fileClassic(f *os.File, path string) error {
+	var err error
+	if s.cfg.Fsync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil && s.cfg.Fsync {
+		err = syncDir(filepath.Dir(path))
+	}
+	return err
 }
 
 func (s *Spool) poke() {
@@ -597,15 +786,188 @@ func (s *Spool) Run(ctx context.Context) {
 	tick = max(50*time.Millisecond, min(tick, time.Second))
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var helpers sync.WaitGroup
+	if s.j != nil {
+		helpers.Add(2)
+		go func() { defer helpers.Done(); s.growJournal(ctx) }()
+		go func() { defer helpers.Done(); s.writer(ctx) }()
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			helpers.Wait()
+			s.checkpoint()
 			return
 		case <-s.wake:
 		case <-t.C:
 		}
+		s.checkpoint()
 		s.completeDue(time.Now())
 	}
+}
+
+// journalSpares is how many segments the spool makes at start; more are
+// made, up to journalMaxSegments, when writers find none free.
+const journalSpares = 4
+
+// roomForSegment: a segment is made only with room for four more above
+// the free-space floor.
+func (s *Spool) roomForSegment() bool {
+	free, err := s.cfg.freeBytes(s.j.dir)
+	return err == nil && free >= s.cfg.MinFree+4*s.j.size
+}
+
+// growJournal makes journal segments in the background, never on the
+// path of a C-STORE, and only with room to spare above the free-space
+// floor.
+func (s *Spool) growJournal(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.j.needsGrow() && s.roomForSegment() {
+			if err := s.j.makeSegment(); err != nil {
+				s.cfg.Log.Warn().Err(err).Msg("journal: cannot make a segment; instances are flushed one by one")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writer writes the spool files of committed journal records, in the
+// order they were committed, until ctx ends; then it writes what is left.
+// It waits while instances keep arriving (writing and the checkpoint's
+// flush would compete with the C-STOREs for the disk and the CPU) unless
+// the journal is filling up or a series is waiting to complete: a study
+// arriving in a burst is acknowledged at the journal's pace and written out
+// once the burst ends.
+func (s *Spool) writer(ctx context.Context) {
+	t := time.NewTicker(writerQuiet)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.writeOut()
+			return
+		case <-s.written:
+		case <-t.C:
+		}
+		if s.writeDue() {
+			s.writeOut()
+		}
+	}
+}
+
+// writerQuiet: the writer waits until nothing was committed for this long.
+const writerQuiet = 50 * time.Millisecond
+
+// writeDue: quiet, or a third of the journal holds unwritten records, or
+// a series has all its declared instances.
+func (s *Spool) writeDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.unwritten) == 0 {
+		return false
+	}
+	if time.Since(s.lastCommit) >= writerQuiet || s.unwrittenBytes*3 >= int64(s.j.count())*s.j.size {
+		return true
+	}
+	for _, w := range s.unwritten {
+		if w.ser.ready {
+			return true
+		}
+	}
+	return false
+}
+
+// writeOut writes the spool files of the committed journal records (not
+// flushed: the checkpoint does that) and hands them to the checkpoint.
+// Records are written in commit order, so that of two copies of a SOP
+// instance the later one stays.
+func (s *Spool) writeOut() {
+	s.mu.Lock()
+	w := s.unwritten
+	s.unwritten = nil
+	s.unwrittenBytes = 0
+	s.mu.Unlock()
+	full := false
+	for i, x := range w {
+		if err := writeFrom(io.NewSectionReader(x.content, 0, x.content.Size()), s.tmpDir, x.path, false); err != nil {
+			s.cfg.Log.Error().Err(err).Str("path", x.path).Msg("spool: writing from the journal failed; will retry")
+			s.mu.Lock()
+			s.unwritten = append(w[i:], s.unwritten...)
+			for _, x := range w[i:] {
+				s.unwrittenBytes += x.content.Size()
+			}
+			s.mu.Unlock()
+			break
+		}
+		full = full || x.full
+		s.mu.Lock()
+		s.pending = append(s.pending, pendingFile{path: x.path, seg: x.seg, ser: x.ser})
+		s.mu.Unlock()
+	}
+	if full || len(w) > 0 {
+		s.poke() // checkpoint: frees segments and lets series complete
+	}
+}
+
+// checkpoint makes the journaled spool files durable by themselves
+// (fsync of each file and folder when few, else one syncfs) and lets the
+// journal reuse their segments.
+func (s *Spool) checkpoint() {
+	if s.j == nil {
+		return
+	}
+	s.mu.Lock()
+	p := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	if len(p) == 0 {
+		return
+	}
+	t0 := time.Now()
+	var err error
+	if len(p) > 16 {
+		err = syncFS(s.spoolDir)
+	} else {
+		dirs := map[string]bool{}
+		for _, f := range p {
+			if e := fsyncPath(f.path); e != nil && !errors.Is(e, os.ErrNotExist) {
+				err = e
+				break
+			}
+			dirs[filepath.Dir(f.path)] = true
+		}
+		for d := range dirs {
+			if err == nil {
+				if e := syncDir(d); e != nil && !errors.Is(e, os.ErrNotExist) {
+					err = e
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.cfg.Log.Error().Err(err).Msg("spool: checkpoint failed; the journal keeps the instances")
+		s.mu.Lock()
+		s.pending = append(p, s.pending...)
+		s.mu.Unlock()
+		return
+	}
+	s.metric(func(m *Metrics) { m.Checkpoints.Observe(time.Since(t0).Seconds()) })
+	done := map[*segment]int{}
+	s.mu.Lock()
+	for _, f := range p {
+		if f.ser != nil {
+			f.ser.unsynced--
+		}
+		done[f.seg]++
+	}
+	s.mu.Unlock()
+	s.j.checkpointed(done)
 }
 
 // completeDue hands on every series that is due.
@@ -614,7 +976,9 @@ func (s *Spool) completeDue(now time.Time) {
 	var due []*openSeries
 	var reasons []string
 	for _, ser := range s.open {
-		if ser.inflight > 0 {
+		if ser.inflight > 0 || ser.unsynced > 0 {
+			// unsynced: the checkpoint before the next round makes the
+			// files durable in the folder that is about to move.
 			continue
 		}
 		switch {

@@ -18,7 +18,8 @@ for target in \
   "./rawdata FuzzReadFile" \
   "./rules FuzzParseBytes" \
   "./kspace FuzzReadNPY" \
-  "./kspace FuzzParseCFLHeader"; do
+  "./kspace FuzzParseCFLHeader" \
+  "./gateway FuzzScanSegment"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" | tail -n 2
 done

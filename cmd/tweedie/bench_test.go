@@ -22,28 +22,28 @@ import (
 // taken on the same machine state; docs/benchmarks.md records the results.
 
 var (
-	mrOnce sync.Once
-	mrDir  string
-	mrErr  error
+	mrMu      sync.Mutex
+	mrStudies = map[int]string{}
 )
 
-// mrStudy writes 500 synthetic 256×256 16-bit MR images (about 131 KB each)
+// mrStudy writes n synthetic 256×256 16-bit MR images (about 131 KB each)
 // once per test binary.
-func mrStudy(b *testing.B) string {
-	mrOnce.Do(func() {
-		mrDir, mrErr = os.MkdirTemp("", "tweedie-bench-mr")
-		if mrErr != nil {
-			return
-		}
-		for i := 1; i <= 500 && mrErr == nil; i++ {
-			mrErr = peers.WriteMR(filepath.Join(mrDir, fmt.Sprintf("img%03d.dcm", i)), "2.25.1001", "2.25.1001.1",
-				fmt.Sprintf("2.25.1001.1.%d", i), i, 256, 256)
-		}
-	})
-	if mrErr != nil {
-		b.Fatal(mrErr)
+func mrStudy(b *testing.B, n int) string {
+	mrMu.Lock()
+	defer mrMu.Unlock()
+	if d, ok := mrStudies[n]; ok {
+		return d
 	}
-	return mrDir
+	dir, err := os.MkdirTemp("", "tweedie-bench-mr")
+	for i := 1; i <= n && err == nil; i++ {
+		err = peers.WriteMR(filepath.Join(dir, fmt.Sprintf("img%04d.dcm", i)), "2.25.1001", "2.25.1001.1",
+			fmt.Sprintf("2.25.1001.1.%d", i), i, 256, 256)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	mrStudies[n] = dir
+	return dir
 }
 
 // receiver starts a receiving node on a free port; stop ends it and returns
@@ -89,9 +89,18 @@ func tweedieReceiver(name string, fsync bool) receiver {
 	}}
 }
 
-func BenchmarkIngest(b *testing.B) {
+// BenchmarkIngest: one study of 500 instances (65 MB, within the spool
+// journal's spare segments) from storescu and from tweedie send.
+func BenchmarkIngest(b *testing.B) { benchIngest(b, 500, []string{"storescu", "tweedie-send"}) }
+
+// BenchmarkIngestSustained: 2500 instances (328 MB, 2.5 times the
+// journal's spare segments) from storescu: the spool files are written and
+// checkpointed while instances still arrive.
+func BenchmarkIngestSustained(b *testing.B) { benchIngest(b, 2500, []string{"storescu"}) }
+
+func benchIngest(b *testing.B, n int, senderNames []string) {
 	peers.Need(b, "storescu", "storescp")
-	src := mrStudy(b)
+	src := mrStudy(b, n)
 	receivers := []receiver{storescpReceiver(), tweedieReceiver("tweedie", false), tweedieReceiver("tweedie-fsync", true)}
 	senders := map[string]func(ae string, port int) *exec.Cmd{
 		"storescu": func(ae string, port int) *exec.Cmd {
@@ -106,7 +115,7 @@ func BenchmarkIngest(b *testing.B) {
 	elapsed := map[string]time.Duration{}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, sname := range []string{"storescu", "tweedie-send"} {
+		for _, sname := range senderNames {
 			// Alternate the order each round: on a shared machine whoever
 			// runs first or last must not always be the same receiver.
 			order := receivers
@@ -130,16 +139,16 @@ func BenchmarkIngest(b *testing.B) {
 					// (the series stays open: its timeout is 30 s).
 					files, _ = filepath.Glob(filepath.Join(dir, "spool", "*", "*", "*.dcm"))
 				}
-				if len(files) != 500 {
-					b.Fatalf("%s → %s stored %d files, want 500", sname, r.name, len(files))
+				if len(files) != n {
+					b.Fatalf("%s → %s stored %d files, want %d", sname, r.name, len(files), n)
 				}
 				elapsed[sname+"→"+r.name] += d
 			}
 		}
 	}
 	b.StopTimer()
-	rate := func(k string) float64 { return float64(500*b.N) / elapsed[k].Seconds() }
-	for _, s := range []string{"storescu", "tweedie-send"} {
+	rate := func(k string) float64 { return float64(n*b.N) / elapsed[k].Seconds() }
+	for _, s := range senderNames {
 		for _, r := range receivers {
 			b.ReportMetric(rate(s+"→"+r.name), fmt.Sprintf("files/s_%s→%s", s, r.name))
 		}

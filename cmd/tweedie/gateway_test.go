@@ -332,7 +332,8 @@ log:
 	if n := orthancInstances(t, o); n != len(files) {
 		t.Errorf("Orthanc holds %d instances, want %d", n, len(files))
 	}
-	t.Logf("%d SIGKILLs; Orthanc held %d of %d instances before the last run", kills, before, len(files))
+	t.Logf("%d SIGKILLs; Orthanc held %d of %d instances before the last run; %d restarts replayed spool journal records",
+		kills, before, len(files), strings.Count(logs.String(), "journal replayed"))
 	for su, fs := range study {
 		for i := range fs {
 			uid := fmt.Sprintf("%s.%d", su, i+1)
