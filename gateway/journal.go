@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -257,6 +258,22 @@ scan:
 
 func align8(n int64) int64 { return (n + 7) &^ 7 }
 
+// newEpoch draws a random epoch other than old. Random rather than
+// counted: a segment whose header was torn restarts with no knowledge of
+// its earlier epochs, and a sender cannot guess one to plant a record in
+// the content of an instance that is then dropped.
+func newEpoch(old uint64) uint64 {
+	for {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		if e := binary.LittleEndian.Uint64(b[:]); e != 0 && e != old {
+			return e
+		}
+	}
+}
+
 // writeFrom writes src to path through a temporary file in tmpDir and a
 // rename; with sync, durably (file and folder fsynced).
 func writeFrom(src io.Reader, tmpDir, path string, sync bool) error {
@@ -303,10 +320,10 @@ func (j *journal) resetAll(keep map[*segment]bool) error {
 	return nil
 }
 
-// reset writes the next epoch into the header: the records of the last
-// one are dead from then on.
+// reset writes a new epoch into the header: the records of the last one
+// are dead from then on.
 func (seg *segment) reset() error {
-	seg.epoch++
+	seg.epoch = newEpoch(seg.epoch)
 	if _, err := seg.f.WriteAt(segmentHeader(seg.epoch), 0); err != nil {
 		return err
 	}
@@ -382,8 +399,9 @@ func (j *journal) makeSegment() error {
 	for off := int64(0); off < j.size && err == nil; off += int64(len(zero)) {
 		_, err = f.Write(zero)
 	}
+	epoch := newEpoch(0)
 	if err == nil {
-		_, err = f.WriteAt(segmentHeader(1), 0)
+		_, err = f.WriteAt(segmentHeader(epoch), 0)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -399,7 +417,7 @@ func (j *journal) makeSegment() error {
 		os.Remove(tmp)
 		return err
 	}
-	seg := &segment{path: path, f: f, size: j.size, epoch: 1, cursor: journalHeaderSize}
+	seg := &segment{path: path, f: f, size: j.size, epoch: epoch, cursor: journalHeaderSize}
 	j.mu.Lock()
 	j.segs = append(j.segs, seg)
 	j.mu.Unlock()
