@@ -510,15 +510,14 @@ func (w *journalWrite) content() *io.SectionReader {
 }
 
 // commit writes the record's name and header and flushes the segment:
-// once it returns nil the instance survives a crash. full reports a
-// segment with too little room left for another record.
-func (w *journalWrite) commit(study, series, sop string, gen int) (full bool, err error) {
+// once it returns nil the instance survives a crash.
+func (w *journalWrite) commit(study, series, sop string, gen int) error {
 	name := []byte(study + "/" + series + "/" + sop)
 	if len(name) > journalMaxName {
-		return false, errors.New("journal: record name too long")
+		return errors.New("journal: record name too long")
 	}
 	if _, err := w.seg.f.WriteAt(name, w.off); err != nil {
-		return false, w.fail(err)
+		return w.fail(err)
 	}
 	w.j.mu.Lock()
 	w.j.seq++
@@ -535,18 +534,17 @@ func (w *journalWrite) commit(study, series, sop string, gen int) (full bool, er
 	crc := crc32.Update(w.crc, castagnoli, name)
 	binary.LittleEndian.PutUint32(h[40:44], crc32.Update(crc, castagnoli, h[0:40]))
 	if _, err := w.seg.f.WriteAt(h[:], w.start); err != nil {
-		return false, w.fail(err)
+		return w.fail(err)
 	}
 	if err := syscall.Fdatasync(int(w.seg.f.Fd())); err != nil {
-		return false, w.fail(err)
+		return w.fail(err)
 	}
 	w.j.mu.Lock()
 	w.seg.cursor = align8(w.off + int64(len(name)))
 	w.seg.committed++
 	w.seg.busy = false
-	full = w.seg.size-w.seg.cursor < journalMinRoom
 	w.j.mu.Unlock()
-	return full, nil
+	return nil
 }
 
 // fail retires the segment: after a failed write or flush its contents

@@ -374,3 +374,45 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// TestJournalWriteOutRetries: when the spool file cannot be written (here
+// the series folder is replaced by a file; on a full disk alike), the
+// record stays live, the series does not complete, and the next attempt
+// writes it.
+func TestJournalWriteOutRetries(t *testing.T) {
+	state, src := t.TempDir(), t.TempDir()
+	s := newJournalSpool(t, state)
+	s.cfg.Timeout = time.Millisecond
+	var batches []Batch
+	s.cfg.OnBatch = func(b Batch) { batches = append(batches, b) }
+	f := writeSeries(t, src, "1.2.3.9", "1.2.3.9.1", 1, 64)[0]
+	sop, _ := storeFile(t, s, f)
+	dir := filepath.Join(state, "spool", "1.2.3.9", "1.2.3.9.1")
+	aside := dir + ".aside"
+	if err := os.Rename(dir, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.writeOut()
+	if len(s.unwritten) != 1 || len(s.pending) != 0 {
+		t.Fatalf("after a failed write: %d unwritten, %d pending; want 1, 0", len(s.unwritten), len(s.pending))
+	}
+	s.checkpoint()
+	time.Sleep(5 * time.Millisecond)
+	s.completeDue(time.Now())
+	if len(batches) != 0 {
+		t.Fatal("series completed while a record was unwritten")
+	}
+	os.Remove(dir)
+	if err := os.Rename(aside, dir); err != nil {
+		t.Fatal(err)
+	}
+	s.writeOut()
+	s.checkpoint()
+	s.completeDue(time.Now())
+	if len(batches) != 1 || !fileExists(filepath.Join(batches[0].Dir, sop+".dcm")) {
+		t.Fatalf("after the retry: %d batches", len(batches))
+	}
+}

@@ -53,6 +53,8 @@ type Spool struct {
 	unwritten      []pendingWrite // journaled instances whose spool file is not written yet
 	unwrittenBytes int64
 	lastCommit     time.Time
+	writeBackoff   time.Duration // after a failed write from the journal
+	writeRetryAt   time.Time
 	pending        []pendingFile // spool files written from the journal, not yet checkpointed
 	written        chan struct{} // wakes writeOut
 }
@@ -64,7 +66,6 @@ type pendingWrite struct {
 	content *io.SectionReader
 	path    string
 	ser     *openSeries
-	full    bool // the segment is full: checkpoint soon
 }
 
 // pendingFile is a spool file whose durability rests on a journal record.
@@ -623,9 +624,8 @@ func (s *Spool) admit(k *spoolSink, req *dimse.StoreRequest, h *Header) (uint16,
 		// One flush of the record makes the instance durable; the spool
 		// file is written afterwards by writeOut.
 		k.jw = nil
-		full, cerr := jw.commit(h.StudyUID, h.SeriesUID, sop, gen)
-		if cerr == nil {
-			out = pendingWrite{seg: jw.seg, content: jw.content(), path: final, full: full}
+		if cerr := jw.commit(h.StudyUID, h.SeriesUID, sop, gen); cerr == nil {
+			out = pendingWrite{seg: jw.seg, content: jw.content(), path: final}
 		} else {
 			err = k.openFile(jw) // the segment is retired; go the classic way
 			jw.release()
@@ -869,7 +869,7 @@ const writerQuiet = 50 * time.Millisecond
 func (s *Spool) writeDue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.unwritten) == 0 {
+	if len(s.unwritten) == 0 || time.Now().Before(s.writeRetryAt) {
 		return false
 	}
 	if time.Since(s.lastCommit) >= writerQuiet || s.unwrittenBytes*3 >= int64(s.j.count())*s.j.size {
@@ -893,24 +893,28 @@ func (s *Spool) writeOut() {
 	s.unwritten = nil
 	s.unwrittenBytes = 0
 	s.mu.Unlock()
-	full := false
 	for i, x := range w {
-		if err := writeFrom(io.NewSectionReader(x.content, 0, x.content.Size()), s.tmpDir, x.path, false); err != nil {
-			s.cfg.Log.Error().Err(err).Str("path", x.path).Msg("spool: writing from the journal failed; will retry")
-			s.mu.Lock()
+		err := writeFrom(io.NewSectionReader(x.content, 0, x.content.Size()), s.tmpDir, x.path, false)
+		s.mu.Lock()
+		if err != nil {
 			s.unwritten = append(w[i:], s.unwritten...)
 			for _, x := range w[i:] {
 				s.unwrittenBytes += x.content.Size()
 			}
+			// The records stay live in the journal; retry after 1 s,
+			// doubling up to 30 s (a full disk must not flood the log).
+			s.writeBackoff = min(max(2*s.writeBackoff, time.Second), 30*time.Second)
+			s.writeRetryAt = time.Now().Add(s.writeBackoff)
+			retry := s.writeBackoff
 			s.mu.Unlock()
+			s.cfg.Log.Error().Err(err).Str("path", x.path).Dur("retry_in", retry).Msg("spool: writing from the journal failed; the instance is safe in the journal")
 			break
 		}
-		full = full || x.full
-		s.mu.Lock()
+		s.writeBackoff = 0
 		s.pending = append(s.pending, pendingFile{path: x.path, seg: x.seg, ser: x.ser})
 		s.mu.Unlock()
 	}
-	if full || len(w) > 0 {
+	if len(w) > 0 {
 		s.poke() // checkpoint: frees segments and lets series complete
 	}
 }

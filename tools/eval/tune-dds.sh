@@ -2,6 +2,7 @@
 # Light tuning of dds's sampler settings on TRAINING images only (Colin27,
 # 2 mm axial slices 50, 70, 90): never on the validation images.
 #   tools/eval/tune-dds.sh "nfe=50" "nfe=100" "nfe=50 t0=0.5" ...
+#   ACCS=8 MODEL=path.onnx tools/eval/tune-dds.sh ...   (one acceleration, another model)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -12,7 +13,7 @@ T=$repo/bin/tweedie
 unset TWEEDIE_MODELS
 /usr/bin/python3 -c "
 import numpy as np; v=np.load('$data/mri/colin27_t1_axial_128.npy'); np.save('tr3.npy', v[[50,70,90]])"
-for acc in 4 8; do
+for acc in ${ACCS:-4 8}; do
   [ -f "k$acc.dcm" ] || {
     $T simulate mr --images tr3.npy --accel $acc --acs 0.08 --coils 8 --noise 0.01 --seed 7 --kspace k$acc.npy --mask-out m$acc.npy --ref ref$acc.npy > /dev/null
     $T wrap mr --kspace k$acc.npy --mask m$acc.npy --pixel-mm 2 --slice-mm 1 --out k$acc.dcm > /dev/null; }
