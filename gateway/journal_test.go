@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -415,4 +418,94 @@ func TestJournalWriteOutRetries(t *testing.T) {
 	if len(batches) != 1 || !fileExists(filepath.Join(batches[0].Dir, sop+".dcm")) {
 		t.Fatalf("after the retry: %d batches", len(batches))
 	}
+}
+
+// TestJournalFullDisk: with the floor at zero and the disk full, instances
+// that fit in the pre-written journal are acknowledged — they are on disk
+// — while their spool files cannot be written; instances that do not fit
+// get 0xA700; once space returns every acknowledged instance reaches the
+// spool.
+func TestJournalFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	state := filepath.Join(mnt, "state")
+	s, err := NewSpool(SpoolOptions{StateDir: state, Fsync: true, Timeout: time.Hour, Audit: NewAudit(io.Discard, false),
+		Log: zerolog.Nop(), journalSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.j.count() == 0 {
+		t.Fatal("no journal segment on a 24 MiB file system")
+	}
+	free, err := freeBytes(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, free-(64<<10)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	refused := 0
+	for _, f := range writeSeries(t, t.TempDir(), "2.25.16", "2.25.16.1", 120, 256) { // 120 × 131 KB > the journal
+		sop, st, err := tryStore(s, f)
+		switch {
+		case err == nil && st == msg.StatusSuccess:
+			acked = append(acked, sop)
+		case err != nil && errors.Is(err, dimse.ErrOutOfResources):
+			refused++
+		default:
+			t.Fatalf("%s: status %#x, %v", filepath.Base(f), st, err)
+		}
+	}
+	if len(acked) == 0 || refused == 0 {
+		t.Fatalf("%d acknowledged, %d refused: want some of each", len(acked), refused)
+	}
+	s.writeOut()
+	if len(s.unwritten) == 0 {
+		t.Fatal("spool files written on a full disk")
+	}
+	os.Remove(ballast)
+	s.writeRetryAt = time.Time{}
+	s.writeOut()
+	s.checkpoint()
+	for _, sop := range acked {
+		p := filepath.Join(state, "spool", "2.25.16", "2.25.16.1", sop+".dcm")
+		if h, err := ReadHeader(p); err != nil || h.SOPInstanceUID != sop {
+			t.Fatalf("acknowledged instance %s not whole in the spool: %v", sop, err)
+		}
+	}
+	t.Logf("%d acknowledged through the journal on a full disk, %d refused with 0xA700", len(acked), refused)
+}
+
+// tryStore is storeFile returning the outcome instead of failing.
+func tryStore(s *Spool, path string) (string, uint16, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	m, err := part10.ReadMeta(br)
+	if err != nil {
+		return "", 0, err
+	}
+	req := &dimse.StoreRequest{SOPClassUID: m.MediaStorageSOPClassUID, SOPInstanceUID: m.MediaStorageSOPInstanceUID,
+		TransferSyntaxUID: m.TransferSyntaxUID, Association: &dimse.AssociationInfo{CallingAE: "SCU", CalledAE: "TWEEDIE"}}
+	sink, err := s.BeginStore(req)
+	if err != nil {
+		return req.SOPInstanceUID, 0, err
+	}
+	if _, err := io.Copy(sink, br); err != nil {
+		sink.Close(err)
+		return req.SOPInstanceUID, 0, err
+	}
+	st, err := sink.Close(nil)
+	return req.SOPInstanceUID, st, err
 }
