@@ -37,7 +37,8 @@ import (
 // in spool/ (they complete after the timeout), the completed ones in
 // batches/, and the last generation of each processed series in series/.
 //
-// Lock order: Spool.mu is taken alone; no other lock is held with it.
+// Lock order: Spool.mu and the journal's mutex are each taken alone; no
+// other lock is held with either.
 type Spool struct {
 	cfg SpoolOptions
 
@@ -867,12 +868,13 @@ const writerQuiet = 50 * time.Millisecond
 // writeDue: quiet, or a third of the journal holds unwritten records, or
 // a series has all its declared instances.
 func (s *Spool) writeDue() bool {
+	capacity := int64(s.j.count()) * s.j.size // before s.mu: it is taken alone
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.unwritten) == 0 || time.Now().Before(s.writeRetryAt) {
 		return false
 	}
-	if time.Since(s.lastCommit) >= writerQuiet || s.unwrittenBytes*3 >= int64(s.j.count())*s.j.size {
+	if time.Since(s.lastCommit) >= writerQuiet || s.unwrittenBytes*3 >= capacity {
 		return true
 	}
 	for _, w := range s.unwritten {
