@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -152,9 +153,9 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		return nil, fmt.Errorf("parameters: vjp=%q, want fd or jacobian-free", q.vjp)
 	}
 	switch q.init {
-	case "zero-filled", "cg", "fbp", "none":
+	case "zero-filled", "cg", "l1-wavelet", "fbp", "admm-tv", "none":
 	default:
-		return nil, fmt.Errorf("parameters: init=%q, want zero-filled, cg, fbp or none", q.init)
+		return nil, fmt.Errorf("parameters: init=%q, want zero-filled, cg, l1-wavelet (MR), fbp, admm-tv (CT) or none", q.init)
 	}
 	if !q.seedGiven {
 		var b [8]byte
@@ -260,7 +261,7 @@ func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, 
 func (d *diffusionRecon) describe(m *onnx.Model, q *diffParams, nfe int) string {
 	s := fmt.Sprintf("tweedie %s model=%s nfe=%d", d.name, m.Card().Name, nfe)
 	if q.t0 < 1 {
-		s += fmt.Sprintf(" t0=%g", q.t0)
+		s += fmt.Sprintf(" t0=%g from %s", q.t0, q.init)
 	}
 	if q.samples > 1 {
 		s += fmt.Sprintf(" mean of %d", q.samples)
@@ -312,7 +313,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 		}
 		y := append([]complex64(nil), k...)
 		mask.Apply(y)
-		init, err := mrInit(a, y, q.init)
+		init, err := mrInit(ctx, a, y, q.init, mr.Coils, mr.Rows, mr.Cols, q.seed)
 		if err != nil {
 			return nil, fmt.Errorf("slice %d: initial estimate: %w", s, err)
 		}
@@ -387,7 +388,11 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 
 // mrInit is the initial estimate: zero-filled Aᴴy, or 10 CG iterations on
 // AᴴAx = Aᴴy (CG-SENSE, early-stopped), or none.
-func mrInit(a *kspace.Sense, y []complex64, how string) ([]complex64, error) {
+// mrInit is the initial estimate: CCDF's start (Chung, Sim & Ye, "Come-
+// closer-diffuse-faster", CVPR 2022) when t0 < 1, and the intensity scale.
+// l1-wavelet is the CS reconstruction with its defaults (mrcs.go), on data
+// scaled as BART scales it.
+func mrInit(ctx context.Context, a *kspace.Sense, y []complex64, how string, coils, rows, cols int, seed uint64) ([]complex64, error) {
 	aty := make([]complex64, a.InLen())
 	a.Adjoint(aty, y)
 	switch how {
@@ -398,8 +403,20 @@ func mrInit(a *kspace.Sense, y []complex64, how string) ([]complex64, error) {
 	case "cg":
 		x, _, err := solve.CG[complex64](linop.NewNormal[complex64](a), aty, nil, solve.CGConfig{MaxIter: 10})
 		return x, err
+	case "l1-wavelet":
+		d := mrDefaults[how]
+		scale := scaleLikeBART(y, coils, rows, cols)
+		ys := append([]complex64(nil), y...)
+		linop.Scale(ys, complex64(complex(1/scale, 0)))
+		x, err := solveL1Wavelet(ctx, a, ys, &mrParams{rows: rows, cols: cols, lambda: d.lambda, iters: d.iters},
+			rand.New(rand.NewPCG(seed, 0x5eed)))
+		if err != nil {
+			return nil, err
+		}
+		linop.Scale(x, complex64(complex(scale, 0)))
+		return x, nil
 	}
-	return nil, fmt.Errorf("init %q is not an MR estimate (want zero-filled, cg or none)", how)
+	return nil, fmt.Errorf("init %q is not an MR estimate (want zero-filled, cg, l1-wavelet or none)", how)
 }
 
 func percentileAbs[T linop.Scalar](x []T, pct float64) float64 {
@@ -468,11 +485,20 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 	for s := range slices {
 		sino := ct.Sinogram[s*plane : (s+1)*plane]
 		var init []float32
-		if q.init != "none" {
+		switch q.init {
+		case "none":
+		case "fbp":
 			init = make([]float32, n*n)
 			if err := fbp.Reconstruct(init, sino); err != nil {
 				return nil, err
 			}
+		case "admm-tv":
+			if init, err = sinogram.ReconstructADMMTV(proj, sino, sinogram.TVConfig{
+				Callback: func(int, []float32) bool { return ctx.Err() == nil }}); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("init %q is not a CT estimate (want fbp, admm-tv or none)", q.init)
 		}
 		a, b := 1.0, 0.0
 		switch card.Normalisation.Method {

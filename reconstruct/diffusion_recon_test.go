@@ -93,6 +93,7 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 	}{
 		{"dds", map[string]string{"seed": "1", "gamma": "1000"}},
 		{"dds", map[string]string{"seed": "1", "samples": "2", "nfe": "20", "t0": "0.5"}},
+		{"dds", map[string]string{"seed": "1", "nfe": "20", "t0": "0.4", "init": "l1-wavelet"}},
 		{"score-mri", map[string]string{"seed": "1", "nfe": "59", "cg_iters": "10"}},
 		{"dps", map[string]string{"seed": "1", "nfe": "60", "zeta": "0.3"}},
 	} {
@@ -125,6 +126,8 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 		"model=nonexistent":   "nonexistent",
 		"vjp=reverse":         "vjp",
 		"gamma_schedule=cosy": "gamma_schedule",
+		"init=magic":          "init",
+		"init=admm-tv":        "not an MR estimate",
 	} {
 		k, v, _ := strings.Cut(params, "=")
 		_, err := Run(context.Background(), "dds", in, map[string]string{k: v}, log)
@@ -172,8 +175,11 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 		return out
 	}
 	efbp := relErr32(toMu(fbp.Volume[:1024]), mu)
-	for _, name := range []string{"dds", "mbir", "score-mri", "dps"} {
+	for _, name := range []string{"dds", "mbir", "score-mri", "dps", "dds from admm-tv"} {
 		params := map[string]string{"seed": "1", "nfe": "30", "gamma": "100", "cg_iters": "10"}
+		if name == "dds from admm-tv" {
+			name, params["init"], params["t0"] = "dds", "admm-tv", "0.4"
+		}
 		if name == "dps" {
 			params = map[string]string{"seed": "1", "nfe": "60", "zeta": "0.3"}
 		}
