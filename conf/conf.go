@@ -53,7 +53,8 @@ type ONNXConfig struct {
 	// scripts/install-onnxruntime.sh installs to.
 	Library string `yaml:"library"`
 	// Device is auto, cpu or cuda[:N]; auto tries CUDA and falls back to
-	// the CPU with a warning.
+	// the CPU with a warning. Empty: the environment's TWEEDIE_ONNX_DEVICE,
+	// else auto.
 	Device string `yaml:"device"`
 	// IntraOpThreads is ONNX Runtime's thread count (0: one per core).
 	IntraOpThreads int `yaml:"intra_op_threads"`
