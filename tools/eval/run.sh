@@ -4,7 +4,7 @@
 # docs/results-mri.png and docs/results-ct.png.
 #
 #   tools/eval/run.sh            # everything (~15 min on 2 cores)
-#   SKIP_SAMPLES=1 SKIP_CT200=1 tools/eval/run.sh   # without dds samples=4 (MR) and nfe=200 (CT)
+#   SKIP_SAMPLES=1 SKIP_CT200=1 tools/eval/run.sh   # without the dds sample means (MR) and nfe=200 (CT)
 #   WORK=DIR RESUME=1 tools/eval/run.sh  # continue in DIR, skipping rows already in results.tsv
 #
 # MRI: ../shared/data/mri/itk_t1_coronal_128.npy slices 18,22,26,30,34,38
@@ -12,10 +12,12 @@
 # equispaced masks 4× and 8× with 8 % ACS (`tweedie simulate mr`); methods
 # zero-filled, cg-sense, l1-wavelet, tv, BART pics -l1 (λ = 0.005, 100 it.,
 # as reconstruct/bart_test.go) and dds (shipped model: defaults, nfe=200
-# (chosen on training images, tools/eval/tune-dds.sh), mean of 4 samples).
+# (chosen on training images, tools/eval/tune-dds.sh), means of 4 and of 8
+# samples).
 # CT: ../shared/data/ct/ct1_chest_hu_256.npy (NEMA CT1 chest), parallel beam
 # at 8, 16, 32 views projected on a grid twice as fine as the reconstruction
-# grid (`tweedie simulate ct`); methods fbp, sirt, admm-tv, dds (nfe 50, 200).
+# grid (`tweedie simulate ct`); methods fbp, sirt, admm-tv, dds (nfe 50, 200,
+# and CCDF from ADMM-TV at t0 = 0.3, chosen on Cranium training slices).
 # Scores: `tweedie eval` (PSNR over the volume with L = the reference's
 # maximum, SSIM per slice; --ct for CT). Time: wall time of the whole
 # command (process start, ESPIRiT, model load included) per slice.
@@ -52,7 +54,7 @@ for setting in "4 0.08" "8 0.08"; do
   $T simulate mr --images val6.npy --accel "$acc" --acs "$acs" --coils 8 --noise 0.01 \
     --kspace "k-$tag.npy" --mask-out "m-$tag.npy" --ref "ref-$tag.npy" > "sim-$tag.txt"
   $T wrap mr --kspace "k-$tag.npy" --mask "m-$tag.npy" --orientation coronal --pixel-mm 2 --slice-mm 3 --out "k-$tag.dcm" > /dev/null; }
-  for m in zero-filled cg-sense l1-wavelet tv "dds" "dds nfe=200" "dds samples=4 nfe=200"; do
+  for m in zero-filled cg-sense l1-wavelet tv "dds" "dds nfe=200" "dds samples=4 nfe=200" "dds samples=8 nfe=400"; do
     set -- $m; name=$1; shift
     [ -n "${SKIP_SAMPLES:-}" ] && [[ "$m" == *samples* ]] && continue
     label=$(echo "$m" | tr ' ' '_')
@@ -72,7 +74,7 @@ for v in 8 16 32; do
   $T simulate ct --images "$data/ct/ct1_chest_hu_256.npy" --views "$v" --sinogram "s-$tag.npy" --ref "ref-$tag.npy" > /dev/null
   $T wrap ct --sinogram "s-$tag.npy" --angles "linspace:0:180:$v" --geometry parallel --detector-mm 0.957 \
     --image-size 256 --pixel-mm 0.957 --out "s-$tag.dcm" > /dev/null
-  for m in fbp sirt admm-tv dds "dds nfe=200"; do
+  for m in fbp sirt admm-tv dds "dds nfe=200" "dds nfe=200 init=admm-tv t0=0.3"; do
     [ -n "${SKIP_CT200:-}" ] && [[ "$m" == *200* ]] && continue
     set -- $m; name=$1; shift
     label=$(echo "$m" | tr ' ' '_')
