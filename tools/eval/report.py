@@ -62,9 +62,11 @@ def montage(rows, mod, settings, ref_of, sl, lo, hi, elo, ehi, path, label):
         row = [to_u8(x, lo, hi) for x in imgs]
         row += [to_u8(np.abs(imgs[2] - ref), elo, ehi), to_u8(np.abs(imgs[3] - ref), elo, ehi)]
         tiles.append(row)
+        def short(m):  # the tile is 128 px wide at MRI's size: keep the title within it
+            return m.replace("_", " ").replace("samples=", "x").replace("nfe=", "n").replace("bart pics -l1", "bart -l1")
         titles.append([f"{label(s)} reference", f"{BASE[mod]} {base['psnr']:.1f} dB",
-                       f"{best['method'].replace('_', ' ')} {best['psnr']:.1f} dB", f"{dds['method'].replace('_', ' ')} {dds['psnr']:.1f} dB",
-                       f"|err| {best['method'].replace('_', ' ')}", "|err| " + dds["method"].replace("_", " ")])
+                       f"{short(best['method'])} {best['psnr']:.1f} dB", f"{short(dds['method'])} {dds['psnr']:.1f} dB",
+                       f"|err| {short(best['method'])}", "|err| " + short(dds["method"])])
     h, w = tiles[0][0].shape
     pad = 14
     canvas = Image.new("L", (w * 6, (h + pad) * len(tiles)), 0)
@@ -93,7 +95,8 @@ def main():
     train = {}
     for f in glob.glob("tools/train/runs/*/summary.json"):
         j = json.load(open(f))
-        train[j["modality"]] = j
+        if j["modality"] not in train or j["steps"] > train[j["modality"]]["steps"]:
+            train[j["modality"]] = j  # the longest run of the modality (runs/ may hold earlier copies)
     checks = []
     def best_dds(mod, s):
         c = [x for x in rows if x["mod"] == mod and x["set"] == s and x["method"].startswith("dds")]
@@ -126,7 +129,7 @@ def main():
         if k in train:
             t = train[k]
             out.append(f"- {k.upper()}: {t['parameters'] / 1e6:.2f} M parameters, {t['steps']} steps in "
-                       f"{t['minutes']:.1f} minutes on {t['device']} ({t['threads']} thread), final loss (running mean) "
+                       f"{t['minutes']:.1f} minutes on {t['device']} (torch threads: {t['threads']}), final loss (running mean) "
                        f"{t['final_loss']:.4f}")
     with open(os.path.join(a.work, "generated.md"), "w") as f:
         f.write("\n".join(out) + "\n")
