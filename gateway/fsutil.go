@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,15 +19,7 @@ import (
 // syncDir fsyncs a directory, making the entries created or renamed in it
 // durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fsyncPath(dir); err != nil {
 		return fmt.Errorf("fsync of folder %s: %w", dir, err)
 	}
 	return nil
@@ -53,26 +46,37 @@ func mkdirDurable(dir string) error {
 // writeFileDurable writes data to path through a temporary file, fsync,
 // rename and a directory fsync.
 func writeFileDurable(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err := writeFrom(bytes.NewReader(data), filepath.Dir(path), path, true); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeFrom writes src to path through a temporary file in tmpDir and a
+// rename; with sync, durably (file and folder fsynced).
+func writeFrom(src io.Reader, tmpDir, path string, sync bool) error {
+	out, err := os.CreateTemp(tmpDir, ".tmp-*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
+	_, err = io.Copy(out, src)
+	if err == nil && sync {
+		err = out.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), path)
+		err = os.Rename(out.Name(), path)
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
+		os.Remove(out.Name())
+		return err
 	}
-	return syncDir(dir)
+	if sync {
+		return syncDir(filepath.Dir(path))
+	}
+	return nil
 }
 
 func writeJSONDurable(path string, v any) error {

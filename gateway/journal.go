@@ -274,33 +274,6 @@ func newEpoch(old uint64) uint64 {
 	}
 }
 
-// writeFrom writes src to path through a temporary file in tmpDir and a
-// rename; with sync, durably (file and folder fsynced).
-func writeFrom(src io.Reader, tmpDir, path string, sync bool) error {
-	out, err := os.CreateTemp(tmpDir, "out-*")
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, src)
-	if err == nil && sync {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(out.Name(), path)
-	}
-	if err != nil {
-		os.Remove(out.Name())
-		return err
-	}
-	if sync {
-		return syncDir(filepath.Dir(path))
-	}
-	return nil
-}
-
 // resetAll starts a new epoch in every segment but those to keep (they
 // hold records recovery could not write; they are not used until a later
 // start writes them): called once recovery has made every other live
