@@ -509,3 +509,23 @@ func tryStore(s *Spool, path string) (string, uint16, error) {
 	st, err := sink.Close(nil)
 	return req.SOPInstanceUID, st, err
 }
+
+// TestSpoolRefusesWhenNoTempFile: with no journal segment free and no
+// temporary file to be had, C-STORE is refused with Out of Resources at
+// once, not with a failure in the middle of the data set.
+func TestSpoolRefusesWhenNoTempFile(t *testing.T) {
+	state := t.TempDir()
+	s, err := NewSpool(SpoolOptions{StateDir: state, Fsync: true, NoJournal: true, Timeout: time.Hour,
+		Audit: NewAudit(io.Discard, false), Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(state, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.BeginStore(&dimse.StoreRequest{SOPClassUID: "1.2.840.10008.5.1.4.1.1.4", SOPInstanceUID: "1.2.3",
+		TransferSyntaxUID: "1.2.840.10008.1.2.1"})
+	if !errors.Is(err, dimse.ErrOutOfResources) {
+		t.Fatalf("BeginStore without a temporary folder: %v, want Out of Resources", err)
+	}
+}

@@ -409,10 +409,11 @@ func (s *Spool) BeginStore(req *dimse.StoreRequest) (dimse.StoreSink, error) {
 		k.jw.write(meta.Bytes())
 		return k, nil
 	}
-	if err := k.openFile(nil); err == nil {
-		_, err = k.f.Write(meta.Bytes())
+	if err := k.openFile(nil); err != nil {
+		k.discard()
+		return nil, fmt.Errorf("%w: creating a spool file: %v", dimse.ErrOutOfResources, err)
 	}
-	if err != nil {
+	if _, err := k.f.Write(meta.Bytes()); err != nil {
 		k.discard()
 		return nil, storeErr(err)
 	}
