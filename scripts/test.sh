@@ -21,5 +21,11 @@ for target in \
   "./kspace FuzzParseCFLHeader" \
   "./gateway FuzzScanSegment"; do
   set -- $target
-  go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" | tail -n 2
+  # The whole output only when the target fails (a failing input is written
+  # to the package's testdata/fuzz and named there).
+  if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
+    echo "$out"
+    exit 1
+  fi
+  echo "$out" | tail -n 2
 done
