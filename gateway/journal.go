@@ -90,11 +90,10 @@ type journal struct {
 	size int64 // segment size
 	max  int   // segments at most
 
-	mu     sync.Mutex
-	segs   []*segment
-	seq    uint64
-	grow   bool // a writer found no segment: make one
-	fellBy int  // writers that found none, for the log
+	mu   sync.Mutex
+	segs []*segment
+	seq  uint64
+	grow bool // a writer found no segment: make one
 }
 
 func openJournal(dir string, log zerolog.Logger) (*journal, error) {
@@ -328,7 +327,6 @@ func (j *journal) acquire() *segment {
 		if len(j.segs) < j.max {
 			j.grow = true
 		}
-		j.fellBy++
 		return nil
 	}
 	best.busy = true

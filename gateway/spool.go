@@ -50,14 +50,13 @@ type Spool struct {
 	tallies   map[string]*tally      // by association key
 	wake      chan struct{}
 
-	j              *journal       // nil without fsync
-	unwritten      []pendingWrite // journaled instances whose spool file is not written yet
-	unwrittenBytes int64
-	lastCommit     time.Time
-	writeBackoff   time.Duration // after a failed write from the journal
-	writeRetryAt   time.Time
-	pending        []pendingFile // spool files written from the journal, not yet checkpointed
-	written        chan struct{} // wakes writeOut
+	j            *journal       // nil without fsync
+	unwritten    []pendingWrite // journaled instances whose spool file is not written yet
+	lastCommit   time.Time
+	writeBackoff time.Duration // after a failed write from the journal
+	writeRetryAt time.Time
+	pending      []pendingFile // spool files written from the journal, not yet checkpointed
+	written      chan struct{} // wakes writeOut
 }
 
 // pendingWrite is a committed journal record whose spool file is still to
@@ -654,7 +653,6 @@ func (s *Spool) admit(k *spoolSink, req *dimse.StoreRequest, h *Header) (uint16,
 			out.ser = ser
 			ser.unsynced++
 			s.unwritten = append(s.unwritten, out)
-			s.unwrittenBytes += out.content.Size()
 			s.lastCommit = time.Now()
 		}
 	}
@@ -875,15 +873,17 @@ func (s *Spool) writeDue() bool {
 	if len(s.unwritten) == 0 || time.Now().Before(s.writeRetryAt) {
 		return false
 	}
-	if time.Since(s.lastCommit) >= writerQuiet || s.unwrittenBytes*3 >= capacity {
+	if time.Since(s.lastCommit) >= writerQuiet {
 		return true
 	}
+	var unwritten int64
 	for _, w := range s.unwritten {
 		if w.ser.ready {
 			return true
 		}
+		unwritten += w.content.Size()
 	}
-	return false
+	return unwritten*3 >= capacity
 }
 
 // writeOut writes the spool files of the committed journal records (not
@@ -894,16 +894,12 @@ func (s *Spool) writeOut() {
 	s.mu.Lock()
 	w := s.unwritten
 	s.unwritten = nil
-	s.unwrittenBytes = 0
 	s.mu.Unlock()
 	for i, x := range w {
 		err := writeFrom(io.NewSectionReader(x.content, 0, x.content.Size()), s.tmpDir, x.path, false)
 		s.mu.Lock()
 		if err != nil {
 			s.unwritten = append(w[i:], s.unwritten...)
-			for _, x := range w[i:] {
-				s.unwrittenBytes += x.content.Size()
-			}
 			// The records stay live in the journal; retry after 1 s,
 			// doubling up to 30 s (a full disk must not flood the log).
 			s.writeBackoff = min(max(2*s.writeBackoff, time.Second), 30*time.Second)
