@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // Sense is the Cartesian SENSE forward model (Pruessmann KP, Weiger M,

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 func TestSenseAdjoint(t *testing.T) {

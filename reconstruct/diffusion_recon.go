@@ -18,10 +18,10 @@ import (
 
 	"github.com/tweedie-recon/tweedie/kspace"
 	shipped "github.com/tweedie-recon/tweedie/models"
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/num/solve"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
-	"github.com/tweedie-recon/tweedie/reconstruct/solve"
 	"github.com/tweedie-recon/tweedie/sinogram"
 )
 

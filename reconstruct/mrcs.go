@@ -11,8 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/kspace"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
-	"github.com/tweedie-recon/tweedie/reconstruct/solve"
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/num/solve"
 )
 
 // The classical parallel-imaging reconstructions, the problems BART's pics

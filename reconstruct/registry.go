@@ -2,7 +2,7 @@
 // classical MR (zero-filled, CG-SENSE, L1-wavelet and TV compressed sensing)
 // and CT (FBP, SIRT, ADMM-TV) reconstructions, and later the diffusion
 // samplers. A reconstructor only assembles parts — operators from kspace and
-// sinogram, solvers from reconstruct/solve — as SigPy's Apps do.
+// sinogram, solvers from num/solve — as SigPy's Apps do.
 //
 // The package knows nothing of DICOM or the network: callers convert raw-data
 // objects into an Input and the Output into an image series.

@@ -5,8 +5,8 @@ import (
 	"math"
 	"slices"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
-	"github.com/tweedie-recon/tweedie/reconstruct/solve"
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/num/solve"
 )
 
 // SIRTConfig configures ReconstructSIRT.

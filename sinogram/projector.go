@@ -5,7 +5,7 @@ import (
 	"math"
 	"sync"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // Projector is a matched forward projector A (image Rows×Cols → sinogram

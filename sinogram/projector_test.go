@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 func TestProjectorAdjoint(t *testing.T) {

@@ -41,7 +41,7 @@
 //     over N steps; at each, x̂0 is replaced by a few conjugate-gradient
 //     steps on (I + γAᴴA)x = x̂0 + γAᴴy started at x̂0, then
 //     x ← α′·x̃0 + σ′·(η·z + √(1−η²)·ε̂). The CG is the Hermitian one of
-//     reconstruct/solve: the published complex CG (rᵀr on complex data, and
+//     num/solve: the published complex CG (rᵀr on complex data, and
 //     a right-hand side built as x̂0 + γ(1+j)Aᴴy) is wrong and is not
 //     repeated (see /work/shared/METHODS.md).
 //   - ScoreMRI — Chung H, Ye JC, "Score-based diffusion models for

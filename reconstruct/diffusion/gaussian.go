@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/tweedie-recon/tweedie/kspace"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // Gaussian is the exact Tweedie denoiser of a stationary Gaussian prior:

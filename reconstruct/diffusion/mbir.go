@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
-	"github.com/tweedie-recon/tweedie/reconstruct/solve"
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/num/solve"
 )
 
 // mbirState is DiffusionMBIR's data step for one sample's volume: one ADMM

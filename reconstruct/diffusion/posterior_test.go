@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion/gausstest"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 )
 
 // gaussCase is a linear-Gaussian problem with its closed-form posterior

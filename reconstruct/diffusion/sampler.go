@@ -9,8 +9,8 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
-	"github.com/tweedie-recon/tweedie/reconstruct/solve"
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/num/solve"
 )
 
 // Method selects a sampler.

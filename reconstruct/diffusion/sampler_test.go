@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion/gausstest"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 )
 
 func TestScheduleVP(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
 )
 

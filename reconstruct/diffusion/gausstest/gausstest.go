@@ -19,8 +19,8 @@ import (
 	"path/filepath"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
 	"github.com/tweedie-recon/tweedie/sinogram"
 )
 

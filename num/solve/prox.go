@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // SoftThreshold applies the proximal map of t‖·‖₁ elementwise, in place:

@@ -3,7 +3,7 @@ package solve
 import (
 	"fmt"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // SIRTConfig configures SIRT. Zero fields take the defaults.

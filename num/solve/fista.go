@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // FISTAConfig configures FISTA. Zero fields take the defaults.

@@ -3,7 +3,7 @@ package solve
 import (
 	"fmt"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // Boundary selects how finite differences treat the last sample.

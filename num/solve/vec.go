@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tweedie-recon/tweedie/reconstruct/linop"
+	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
 // Sentinel errors, wrapped with context by the solvers.
