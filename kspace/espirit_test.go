@@ -4,10 +4,11 @@ import (
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
 // espiritPhantom simulates fully sampled 8-coil k-space of a Shepp–Logan
@@ -333,10 +334,7 @@ func TestCalibRegion(t *testing.T) {
 // subject: this checks calibration, it is not an evaluation) with 4×
 // equispaced sampling and compares with bart ecalib.
 func TestESPIRiTRealImage(t *testing.T) {
-	const path = "/work/shared/data/mri/colin27_t1_axial_256.npy"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("data not present")
-	}
+	path := shareddata.Path(t, "mri", "colin27_t1_axial_256.npy")
 	needBART(t)
 	a, err := ReadNPYFile(path)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
 func TestNPYRoundTrip(t *testing.T) {
@@ -122,15 +124,13 @@ func FuzzReadNPY(f *testing.F) {
 // The real data files open and have the documented shapes; numpy reads
 // what we write.
 func TestNPYRealDataAndNumpy(t *testing.T) {
-	const p = "/work/shared/data/mri/itk_t1_coronal_128.npy"
-	if _, err := os.Stat(p); err == nil {
-		a, err := ReadNPYFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(a.Shape, []int{54, 128, 128}) || a.Dtype != "<f4" {
-			t.Errorf("%s: shape %v dtype %s", p, a.Shape, a.Dtype)
-		}
+	p := shareddata.Path(t, "mri", "itk_t1_coronal_128.npy")
+	a, err := ReadNPYFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Shape, []int{54, 128, 128}) || a.Dtype != "<f4" {
+		t.Errorf("%s: shape %v dtype %s", p, a.Shape, a.Dtype)
 	}
 	py := "/usr/bin/python3"
 	if exec.Command(py, "-c", "import numpy").Run() != nil {

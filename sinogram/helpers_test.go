@@ -5,25 +5,19 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
-)
 
-// dataDir is the shared data folder (TWEEDIE_DATA overrides).
-func dataDir() string {
-	if d := os.Getenv("TWEEDIE_DATA"); d != "" {
-		return d
-	}
-	return "/work/shared/data"
-}
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
+)
 
 // loadCT returns slice i of a CT stack in HU and its side.
 func loadCT(t testing.TB, name string, i int) ([]float32, int) {
 	t.Helper()
-	v, shape, err := readNPY(filepath.Join(dataDir(), "ct", name))
+	p := shareddata.Path(t, "ct", name)
+	v, shape, err := readNPY(p)
 	if err != nil {
-		t.Skipf("CT data not available: %v", err)
+		t.Fatalf("%s: %v", p, err)
 	}
 	if len(shape) != 3 || shape[1] != shape[2] || i >= shape[0] {
 		t.Fatalf("%s: shape %v", name, shape)

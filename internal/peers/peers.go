@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
 // Env is the environment for DCMTK and Orthanc: without TCP_NODELAY each
@@ -314,32 +316,11 @@ func trunc(s string) string {
 }
 
 // SharedData returns the path of ../shared/data beside the repository (the
-// real images of the project), failing in CI and skipping elsewhere when it
-// is absent.
+// real images of the project), and fails the test when it is absent
+// (internal/shareddata).
 func SharedData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-	data := filepath.Join(filepath.Dir(dir), "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data missing: %v", err)
-		}
-		t.Skipf("shared data missing: %v", err)
-	}
-	return data
+	return shareddata.Path(t)
 }
 
 // DICOMFiles lists the Part 10 files under ../shared/data/dicom.
