@@ -15,9 +15,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/dimse/pdu"
 	"github.com/tweedie-recon/tweedie/dimse/ul"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // Client is an association requestor (an SCU for Verification and Storage).

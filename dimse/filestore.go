@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // FileStore is a StoreHandler that writes each received data set, as

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/internal/peers"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 func dcmtk(t *testing.T, name string, args ...string) (string, error) {

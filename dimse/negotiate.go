@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/dimse/pdu"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // PresentationContext is an accepted presentation context, PS3.8 §7.1.1.13.

@@ -16,8 +16,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
 	"github.com/tweedie-recon/tweedie/dimse/pdu"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // memStore keeps received data sets in memory (test objects are small).

@@ -3,7 +3,7 @@ package dimse
 import (
 	"strings"
 
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // ImplementationClassUID identifies tweedie in association negotiation

@@ -20,7 +20,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // storeFile feeds a Part 10 file to the spool as the Storage SCP would:

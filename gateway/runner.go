@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tweedie-recon/tweedie/dimse"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // Spool is the Storage SCP's handler (dimse.StoreHandler) and the series

@@ -11,7 +11,7 @@ import (
 	"github.com/suyashkumar/dicom/pkg/tag"
 
 	"github.com/tweedie-recon/tweedie/dimse"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // Subject is a spooled instance as the routing rules see it: the values of

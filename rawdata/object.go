@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // Identity is what places an object in the patient's record: the Patient,

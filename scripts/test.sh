@@ -13,8 +13,8 @@ fuzztime="${FUZZTIME:-8s}"
 for target in \
   "./dimse/pdu FuzzDecode" \
   "./dimse/msg FuzzDecode" \
-  "./dimse/part10 FuzzTranscode" \
-  "./dimse/part10 FuzzReadMeta" \
+  "./part10 FuzzTranscode" \
+  "./part10 FuzzReadMeta" \
   "./rawdata FuzzReadFile" \
   "./rules FuzzParseBytes" \
   "./kspace FuzzReadNPY" \

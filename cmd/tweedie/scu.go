@@ -19,7 +19,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // scuFlags are shared by echo and send.

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/tweedie-recon/tweedie/dimse/part10"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // elementWriter writes Explicit VR Little Endian elements (PS3.5 §7.1.2).

@@ -14,10 +14,10 @@ import (
 )
 
 // dataDir is the shared folder of sample DICOM files, relative to this
-// package: /work/shared/data/dicom when the repository is /work/main.
+// package: ../shared/data/dicom beside the checkout.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "dicom"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "data", "dicom"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ const seedLen = 1536
 // its data set, with the conversion paths that read its transfer syntax
 // (for FuzzTranscode), to a fuzz corpus.
 func seedSamples(f *testing.F, dataSet bool) {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "dicom"))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "data", "dicom"))
 	if err != nil {
 		return
 	}
