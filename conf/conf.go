@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -183,6 +184,11 @@ func ParseSize(s string) (Size, error) {
 	var v int64
 	if _, err := fmt.Sscan(t, &v); err != nil || v < 0 || fmt.Sprint(v) != t {
 		return 0, fmt.Errorf("%q is not a size (like 1073741824, 512MiB or 1GB)", s)
+	}
+	// v*mult must not wrap: "16777216TiB" is 2^64 bytes, which int64
+	// arithmetic makes 0 (a floor silently switched off) or negative.
+	if v > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large (at most %d bytes)", s, int64(math.MaxInt64))
 	}
 	return Size(v * mult), nil
 }

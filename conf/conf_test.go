@@ -11,7 +11,12 @@ func TestParseSize(t *testing.T) {
 		want Size
 		ok   bool
 	}{{"0", 0, true}, {"1024", 1024, true}, {"512MiB", 512 << 20, true}, {"1GB", 1e9, true}, {"2 KiB", 2048, true},
-		{"-1", 0, false}, {"1.5GB", 0, false}, {"lots", 0, false}, {"", 0, false}} {
+		{"-1", 0, false}, {"1.5GB", 0, false}, {"lots", 0, false}, {"", 0, false},
+		// Overflow is an error, never a wrapped value: 2^24 TiB is 2^64
+		// bytes, which wraps to 0; 10000000TB wraps to a negative size.
+		{"16777216TiB", 0, false}, {"10000000TB", 0, false}, {"8388607TiB", 8388607 << 40, true},
+		{"9223372036854775807", 9223372036854775807, true}, {"9223372036854775807B", 9223372036854775807, true},
+		{"9223372036854775807KiB", 0, false}} {
 		got, err := ParseSize(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseSize(%q) = %d, %v", tc.in, got, err)
