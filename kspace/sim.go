@@ -7,7 +7,7 @@ import (
 )
 
 // Simulation of multi-coil Cartesian k-space from images, for tests and
-// evaluation (the data sets hold images only; see /work/shared/data).
+// evaluation (the data sets hold images only; see ../shared/data beside the checkout).
 
 // CoilConfig describes simulated receive coils: Coils wires parallel to the
 // slice normal, evenly spaced on an ellipse around the field of view, each

@@ -15,6 +15,7 @@ CPU time is the fairer measure when the machine is shared). Run from anywhere:
     /usr/bin/python3 sinogram/testdata/time_iradon.py [--data DIR] [--repeat N]
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -23,7 +24,7 @@ from skimage.transform import iradon, radon
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--data", default=os.environ.get("SHARED_DATA", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")))
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
     hu = np.load(a.data + "/ct/ct1_chest_hu_256.npy")[0].astype(np.float64)

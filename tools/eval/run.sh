@@ -26,7 +26,7 @@ cd "$(dirname "$0")/../.."
 . scripts/env.sh
 go build -o bin/tweedie ./cmd/tweedie
 data=$(cd "${SHARED_DATA:-../shared/data}" && pwd)
-work=${WORK:-$(mktemp -d /tmp/tweedie-eval.XXXX)}
+work=${WORK:-$(mktemp -d -t tweedie-eval.XXXX)}
 mkdir -p "$work"
 res="$work/results.tsv"
 [ -n "${RESUME:-}" ] || : > "$res"

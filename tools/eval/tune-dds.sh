@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 data=$(cd "${SHARED_DATA:-../shared/data}" && pwd)
-work=${WORK:-$(mktemp -d /tmp/tweedie-tune.XXXX)}
+work=${WORK:-$(mktemp -d -t tweedie-tune.XXXX)}
 mkdir -p "$work"; cd "$work"
 T=$repo/bin/tweedie
 unset TWEEDIE_MODELS

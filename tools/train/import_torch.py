@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -135,7 +136,7 @@ def parser():
     ap.add_argument("--training-data", default="")
     ap.add_argument("--licence", default="")
     ap.add_argument("--default", action="store_true")
-    ap.add_argument("--selftest", metavar="DIR", nargs="?", const="/tmp/tweedie-import-selftest")
+    ap.add_argument("--selftest", metavar="DIR", nargs="?", const=os.path.join(tempfile.gettempdir(), "tweedie-import-selftest"))
     return ap
 
 
