@@ -100,6 +100,7 @@ type diffParams struct {
 	lambdaZ, rhoZ                float64
 	seed                         uint64
 	seedGiven                    bool
+	pad                          diffusion.PadMode
 }
 
 func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
@@ -136,6 +137,11 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		}
 		q.seedGiven = true
 	}
+	pad, err := diffusion.ParsePadMode(p.String("pad", "reflect"))
+	if err != nil {
+		return nil, fmt.Errorf("parameters: %w", err)
+	}
+	q.pad = pad
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -213,7 +219,7 @@ func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.M
 	cards, errs := onnx.FindCards(dir)
 	var fit []*onnx.Card
 	for _, c := range cards {
-		if c.Modality == modality && c.AcceptsSize(rows, cols) {
+		if _, _, ok := c.FitSize(rows, cols); c.Modality == modality && ok {
 			fit = append(fit, c)
 		}
 	}
@@ -223,7 +229,7 @@ func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.M
 		if sdir, err := shipped.Dir(); err == nil {
 			scards, _ := onnx.FindCards(sdir)
 			for _, c := range scards {
-				if c.Modality == modality && c.AcceptsSize(rows, cols) {
+				if _, _, ok := c.FitSize(rows, cols); c.Modality == modality && ok {
 					fit = append(fit, c)
 				}
 			}
@@ -238,8 +244,37 @@ func findModel(rt *onnx.Runtime, name, modality string, rows, cols int) (*onnx.M
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
-	sort.SliceStable(fit, func(i, j int) bool { return fit[i].Default && !fit[j].Default })
+	// A card that lists the size exactly comes before one that needs
+	// padding; then the default.
+	exact := func(c *onnx.Card) bool { return c.AcceptsSize(rows, cols) }
+	sort.SliceStable(fit, func(i, j int) bool {
+		if exact(fit[i]) != exact(fit[j]) {
+			return exact(fit[i])
+		}
+		return fit[i].Default && !fit[j].Default
+	})
 	return rt.Load(fit[0].Path())
+}
+
+// denoiserFor returns the model as a denoiser of rows×cols images: at its
+// own size when the card lists it, else padded (diffusion.Pad) to the
+// smallest listed size that holds the image and cropped back.
+func denoiserFor(m *onnx.Model, rows, cols int, pad diffusion.PadMode, log zerolog.Logger) (diffusion.Denoiser, error) {
+	c := m.Card()
+	if c.AcceptsSize(rows, cols) {
+		return m.Denoiser(rows, cols)
+	}
+	r, cl, ok := c.FitSize(rows, cols)
+	if !ok {
+		return nil, fmt.Errorf("model %s: no listed size holds images of %d×%d (sizes up to %v)", c.Name, rows, cols, c.Sizes[len(c.Sizes)-1])
+	}
+	den, err := m.Denoiser(r, cl)
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("model", c.Name).Str("image", fmt.Sprintf("%d×%d", rows, cols)).Str("canvas", fmt.Sprintf("%d×%d", r, cl)).
+		Str("pad", pad.String()).Msg("padding images to a size the model accepts")
+	return diffusion.Pad(den, rows, cols, pad)
 }
 
 func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
@@ -277,7 +312,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 	if err != nil {
 		return nil, err
 	}
-	den, err := model.Denoiser(mr.Rows, mr.Cols)
+	den, err := denoiserFor(model, mr.Rows, mr.Cols, q.pad, log)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +486,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 	if err != nil {
 		return nil, err
 	}
-	den, err := model.Denoiser(n, n)
+	den, err := denoiserFor(model, n, n, q.pad, log)
 	if err != nil {
 		return nil, err
 	}

@@ -213,6 +213,22 @@ func (c *Card) AcceptsSize(rows, cols int) bool {
 	return false
 }
 
+// FitSize returns the listed size that holds a rows×cols image with the
+// least area (ties: fewest rows), and whether there is one: the canvas an
+// image is padded to (diffusion.Pad) when the card does not list its size.
+func (c *Card) FitSize(rows, cols int) (r, cl int, ok bool) {
+	best := -1
+	for _, s := range c.Sizes {
+		if s[0] < rows || s[1] < cols {
+			continue
+		}
+		if a := s[0] * s[1]; best < 0 || a < best || (a == best && s[0] < r) {
+			best, r, cl = a, s[0], s[1]
+		}
+	}
+	return r, cl, best >= 0
+}
+
 // FindCards reads every card (*.yaml) in dir and returns the valid ones,
 // sorted by name, and the errors of the others.
 func FindCards(dir string) ([]*Card, []error) {
