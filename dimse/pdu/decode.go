@@ -64,11 +64,8 @@ func (rd *Reader) Next() (PDU, error) {
 	if n > limit {
 		return nil, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrTooLarge, typ, n, limit)
 	}
-	if uint32(cap(rd.buf)) < n {
-		rd.buf = make([]byte, n)
-	}
-	body := rd.buf[:n]
-	if _, err := io.ReadFull(rd.r, body); err != nil {
+	body, err := rd.body(n)
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -83,6 +80,39 @@ func (rd *Reader) Next() (PDU, error) {
 		return &rd.pdata, nil
 	}
 	return decodeBody(typ, body)
+}
+
+// readChunk is the most a PDU body grows by before those bytes have
+// arrived.
+const readChunk = 64 << 10
+
+// body reads a PDU body of n bytes into the reader's buffer. The length field
+// is the peer's claim, not a fact: the buffer grows (at most doubling) only
+// as bytes arrive, so a peer that announces a large PDU and sends nothing
+// costs at most readChunk bytes beyond what it did send, however large the
+// limit. A buffer already grown by earlier PDUs is reused.
+func (rd *Reader) body(n uint32) ([]byte, error) {
+	b := rd.buf[:0]
+	for uint32(len(b)) < n {
+		k := min(int(n)-len(b), readChunk)
+		if cap(b)-len(b) < k {
+			// Grow to hold this chunk: at least double, never past n.
+			nc := min(max(2*cap(b), len(b)+k), int(n))
+			nb := make([]byte, len(b), nc)
+			copy(nb, b)
+			b = nb
+			rd.buf = nb
+		}
+		m, err := io.ReadFull(rd.r, b[len(b):len(b)+k])
+		b = b[:len(b)+m]
+		if err != nil {
+			if err == io.EOF && len(b) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // Decode decodes one complete PDU held in b (header included). The result
