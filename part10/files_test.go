@@ -11,20 +11,15 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
-// dataDir is the shared folder of sample DICOM files, relative to this
-// package: ../shared/data/dicom beside the checkout.
+// dataDir is the shared folder of sample DICOM files, ../shared/data/dicom
+// beside the checkout (internal/shareddata); the test fails without it.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "data", "dicom"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("sample DICOM folder %s is absent", dir)
-	}
-	return dir
+	return shareddata.Path(t, "dicom")
 }
 
 func sampleFiles(t testing.TB) []string {
@@ -45,7 +40,7 @@ func sampleFiles(t testing.TB) []string {
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
-		t.Skipf("no .dcm files under %s", dir)
+		t.Fatalf("no .dcm files under %s", dir)
 	}
 	return files
 }

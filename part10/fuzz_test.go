@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
 // seedLen is how much of each sample seeds the corpus: enough for the
@@ -19,10 +21,12 @@ const seedLen = 1536
 // its data set, with the conversion paths that read its transfer syntax
 // (for FuzzTranscode), to a fuzz corpus.
 func seedSamples(f *testing.F, dataSet bool) {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "data", "dicom"))
+	// Seeds only: the fuzz targets run without the data too.
+	data, err := shareddata.Dir()
 	if err != nil {
 		return
 	}
+	dir := filepath.Join(data, "dicom")
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".dcm" {
 			return nil
