@@ -2,6 +2,8 @@ package kspace
 
 import (
 	"fmt"
+	"github.com/tweedie-recon/tweedie/num/fft"
+	"github.com/tweedie-recon/tweedie/num/parallel"
 	"math"
 	"math/cmplx"
 	"runtime"
@@ -118,7 +120,7 @@ func calibrateESPIRiT(ksp []complex64, coils, rows, cols int, cfg *ESPIRiTConfig
 	if coils < 1 || coils > maxCoils {
 		return nil, nil, fmt.Errorf("kspace: ESPIRiT: %d coils, want 1…%d", coils, maxCoils)
 	}
-	if rows < 1 || cols < 1 || rows > maxFFTLen || cols > maxFFTLen {
+	if rows < 1 || cols < 1 || rows > fft.MaxLen || cols > fft.MaxLen {
 		return nil, nil, fmt.Errorf("kspace: ESPIRiT: image size %d×%d out of range", rows, cols)
 	}
 	if len(ksp) != coils*rows*cols {
@@ -205,7 +207,7 @@ func calibrateESPIRiT(ksp []complex64, coils, rows, cols int, cfg *ESPIRiTConfig
 		}
 	}
 	gram := make([]complex128, N*N) // lower triangle, column-major
-	parallelFor(cfg.Workers, N, func(next func() (int, bool)) {
+	parallel.For(cfg.Workers, N, func(next func() (int, bool)) {
 		for j, ok := next(); ok; j, ok = next() {
 			aj := at[j*nw : (j+1)*nw]
 			for i := j; i < N; i++ {
@@ -260,7 +262,7 @@ func calibrateESPIRiT(ksp []complex64, coils, rows, cols int, cfg *ESPIRiTConfig
 		}
 	}
 	h := make([]complex128, npair*sr*sc)
-	parallelFor(cfg.Workers, npair, func(next func() (int, bool)) {
+	parallel.For(cfg.Workers, npair, func(next func() (int, bool)) {
 		for p, ok := next(); ok; p, ok = next() {
 			c, d := pairC[p], pairD[p]
 			hp := h[p*sr*sc : (p+1)*sr*sc]
@@ -290,7 +292,7 @@ func calibrateESPIRiT(ksp []complex64, coils, rows, cols int, cfg *ESPIRiTConfig
 	er := phaseTable(sr, kr-1, rows)
 	ec := phaseTable(sc, kc-1, cols)
 	T := make([]complex128, npair*sr*cols)
-	parallelFor(cfg.Workers, npair, func(next func() (int, bool)) {
+	parallel.For(cfg.Workers, npair, func(next func() (int, bool)) {
 		for p, ok := next(); ok; p, ok = next() {
 			for a := 0; a < sr; a++ {
 				dst := T[(p*sr+a)*cols : (p*sr+a+1)*cols]
@@ -376,7 +378,7 @@ func (em *espiritModel) maps(res *ESPIRiTResult, crop float64, workers int) {
 	res.Eigenvalues = make([]float32, n)
 	const rowsPerTask = 8
 	ntask := (rows + rowsPerTask - 1) / rowsPerTask
-	parallelFor(workers, ntask, func(next func() (int, bool)) {
+	parallel.For(workers, ntask, func(next func() (int, bool)) {
 		pw := newPixelEigen(coils)
 		gp := make([]complex128, em.npair*cols)
 		start := make([]complex128, coils)

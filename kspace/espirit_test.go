@@ -1,6 +1,8 @@
 package kspace
 
 import (
+	"github.com/tweedie-recon/tweedie/internal/barttest"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
@@ -174,7 +176,7 @@ func projection(a []complex64, coils, n, i int, b []complex128) float64 {
 // therefore checked against a dense eigendecomposition of the same
 // point-wise matrix: ours must be its top eigenvector.
 func TestESPIRiTAgainstBART(t *testing.T) {
-	needBART(t)
+	barttest.Path(t)
 	for _, tc := range []struct {
 		name              string
 		rows, cols, coils int
@@ -190,20 +192,20 @@ func TestESPIRiTAgainstBART(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ksp, _ := espiritPhantom(t, tc.rows, tc.cols, tc.coils, tc.noise, 2)
-			if err := WriteCFL(filepath.Join(dir, "ksp"), CFLDims(tc.coils, 1, tc.rows, tc.cols), ksp); err != nil {
+			if err := array.WriteCFL(filepath.Join(dir, "ksp"), array.CFLDims(tc.coils, 1, tc.rows, tc.cols), ksp); err != nil {
 				t.Fatal(err)
 			}
 			t0 := time.Now()
-			runBART(t, dir, append(append([]string{"ecalib", "-m1"}, tc.args...), "ksp", "maps", "ev")...)
+			barttest.Run(t, dir, append(append([]string{"ecalib", "-m1"}, tc.args...), "ksp", "maps", "ev")...)
 			tb := time.Since(t0)
-			dims, bm, err := ReadCFL(filepath.Join(dir, "maps"))
+			dims, bm, err := array.ReadCFL(filepath.Join(dir, "maps"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(bm) != len(ksp) {
 				t.Fatalf("bart maps dims %v", dims)
 			}
-			_, bev, err := ReadCFL(filepath.Join(dir, "ev"))
+			_, bev, err := array.ReadCFL(filepath.Join(dir, "ev"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,8 +337,8 @@ func TestCalibRegion(t *testing.T) {
 // equispaced sampling and compares with bart ecalib.
 func TestESPIRiTRealImage(t *testing.T) {
 	path := shareddata.Path(t, "mri", "colin27_t1_axial_256.npy")
-	needBART(t)
-	a, err := ReadNPYFile(path)
+	barttest.Path(t)
+	a, err := array.ReadNPYFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,9 +362,9 @@ func TestESPIRiTRealImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	WriteCFL(filepath.Join(dir, "ksp"), CFLDims(coils, 1, rows, cols), ksp)
-	runBART(t, dir, "ecalib", "-m1", "ksp", "maps")
-	_, bm, err := ReadCFL(filepath.Join(dir, "maps"))
+	array.WriteCFL(filepath.Join(dir, "ksp"), array.CFLDims(coils, 1, rows, cols), ksp)
+	barttest.Run(t, dir, "ecalib", "-m1", "ksp", "maps")
+	_, bm, err := array.ReadCFL(filepath.Join(dir, "maps"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,12 +395,12 @@ func BenchmarkESPIRiT256x8(b *testing.B) {
 // data (file I/O and process start included; see BenchmarkBARTCopy256x8
 // for that overhead alone).
 func BenchmarkBARTEcalib256x8(b *testing.B) {
-	bart := needBART(b)
+	bart := barttest.Path(b)
 	ksp, _ := espiritPhantom(b, 256, 256, 8, 0.01, 2)
 	dir := b.TempDir()
-	WriteCFL(filepath.Join(dir, "ksp"), CFLDims(8, 1, 256, 256), ksp)
+	array.WriteCFL(filepath.Join(dir, "ksp"), array.CFLDims(8, 1, 256, 256), ksp)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		runCmd(b, dir, bart, "ecalib", "-m1", "ksp", "maps")
+		barttest.RunExe(b, dir, bart, "ecalib", "-m1", "ksp", "maps")
 	}
 }

@@ -2,6 +2,8 @@ package kspace
 
 import (
 	"fmt"
+	"github.com/tweedie-recon/tweedie/num/fft"
+	"github.com/tweedie-recon/tweedie/num/parallel"
 	"runtime"
 
 	"github.com/tweedie-recon/tweedie/num/linop"
@@ -32,7 +34,7 @@ type Sense struct {
 	rows, cols, coils int
 	maps              []complex64
 	mask              *Mask
-	plan              *Plan
+	plan              *fft.Plan
 	tmp               []complex64
 	workers           int
 }
@@ -50,7 +52,7 @@ func NewSense(maps []complex64, mask *Mask) (*Sense, error) {
 	if len(maps) == 0 || len(maps)%n != 0 {
 		return nil, fmt.Errorf("kspace: NewSense: %d map values are not a whole number of %d×%d coils", len(maps), mask.Rows, mask.Cols)
 	}
-	plan, err := CachedPlan(mask.Rows, mask.Cols)
+	plan, err := fft.CachedPlan(mask.Rows, mask.Cols)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func (s *Sense) check(dst, src []complex64, dn, sn int) {
 func (s *Sense) Apply(dst, src []complex64) {
 	n := s.rows * s.cols
 	s.check(dst, src, s.coils*n, n)
-	parallelFor(s.workers, s.coils, func(next func() (int, bool)) {
+	parallel.For(s.workers, s.coils, func(next func() (int, bool)) {
 		for c, ok := next(); ok; c, ok = next() {
 			sc, dc := s.maps[c*n:(c+1)*n], dst[c*n:(c+1)*n]
 			for i, x := range src {
@@ -99,7 +101,7 @@ func (s *Sense) Apply(dst, src []complex64) {
 func (s *Sense) Adjoint(dst, src []complex64) {
 	n := s.rows * s.cols
 	s.check(dst, src, n, s.coils*n)
-	parallelFor(s.workers, s.coils, func(next func() (int, bool)) {
+	parallel.For(s.workers, s.coils, func(next func() (int, bool)) {
 		for c, ok := next(); ok; c, ok = next() {
 			sc, tc := src[c*n:(c+1)*n], s.tmp[c*n:(c+1)*n]
 			for i, m := range s.mask.Sampled {
@@ -115,7 +117,7 @@ func (s *Sense) Adjoint(dst, src []complex64) {
 		panic(err)
 	}
 	const chunk = 4096
-	parallelFor(s.workers, (n+chunk-1)/chunk, func(next func() (int, bool)) {
+	parallel.For(s.workers, (n+chunk-1)/chunk, func(next func() (int, bool)) {
 		for t, ok := next(); ok; t, ok = next() {
 			lo, hi := t*chunk, min(n, (t+1)*chunk)
 			d := dst[lo:hi]

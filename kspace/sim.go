@@ -2,6 +2,7 @@ package kspace
 
 import (
 	"fmt"
+	"github.com/tweedie-recon/tweedie/num/fft"
 	"math"
 	"math/rand/v2"
 )
@@ -37,7 +38,7 @@ type CoilConfig struct {
 // CoilMaps returns smooth complex coil sensitivities (coils, rows, cols)
 // following cfg.
 func CoilMaps(rows, cols int, cfg CoilConfig) ([]complex64, error) {
-	if rows < 1 || cols < 1 || rows > maxFFTLen || cols > maxFFTLen {
+	if rows < 1 || cols < 1 || rows > fft.MaxLen || cols > fft.MaxLen {
 		return nil, fmt.Errorf("kspace: coil maps of %d×%d out of range", rows, cols)
 	}
 	if cfg.Coils < 1 || cfg.Coils > 256 {
@@ -215,7 +216,7 @@ func Simulate(image, maps []complex64, mask *Mask, noise float64, rng *rand.Rand
 			kc[i] = s[i] * v
 		}
 	}
-	if err := FFT2c(k, k, mask.Rows, mask.Cols); err != nil {
+	if err := fft.FFT2c(k, k, mask.Rows, mask.Cols); err != nil {
 		return nil, 0, err
 	}
 	mask.Apply(k)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/internal/peers"
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/reconstruct/metrics"
 )
 
@@ -32,7 +33,7 @@ type mrCase struct {
 // simulateMR returns the input and the reference magnitude.
 func simulateMR(t testing.TB, c mrCase) (*Input, []float32, float64) {
 	t.Helper()
-	a, err := kspace.ReadNPYFile(filepath.Join(peers.SharedData(t), "mri", "itk_t1_coronal_128.npy"))
+	a, err := array.ReadNPYFile(filepath.Join(peers.SharedData(t), "mri", "itk_t1_coronal_128.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func runBART(t testing.TB, in *MRInput, picsArgs []string, crop string) ([]float
 	for s := 0; s < in.Slices; s++ {
 		k := in.KSpace[s*in.Coils*plane : (s+1)*in.Coils*plane]
 		base := filepath.Join(dir, fmt.Sprint("k", s))
-		if err := kspace.WriteCFL(base, kspace.CFLDims(in.Coils, 1, in.Rows, in.Cols), k); err != nil {
+		if err := array.WriteCFL(base, array.CFLDims(in.Coils, 1, in.Rows, in.Cols), k); err != nil {
 			t.Fatal(err)
 		}
 		sens, img := base+"s", base+"x"
@@ -121,7 +122,7 @@ func runBART(t testing.TB, in *MRInput, picsArgs []string, crop string) ([]float
 		if _, after, ok := strings.Cut(log, "Inverse scaling of the data: "); ok {
 			fmt.Sscan(after, &scale)
 		}
-		_, x, err := kspace.ReadCFL(img)
+		_, x, err := array.ReadCFL(img)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/fft"
 )
 
 func init() {
@@ -39,7 +39,7 @@ func (zeroFilled) Reconstruct(ctx context.Context, in *Input, p *Params, log zer
 			return nil, err
 		}
 		k := mr.KSpace[s*mr.Coils*plane : (s+1)*mr.Coils*plane]
-		if err := kspace.IFFT2c(img, k, mr.Rows, mr.Cols); err != nil {
+		if err := fft.IFFT2c(img, k, mr.Rows, mr.Cols); err != nil {
 			return nil, err
 		}
 		rss := make([]float32, plane)

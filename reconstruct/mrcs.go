@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/fft"
 	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/num/solve"
 )
@@ -174,7 +175,7 @@ func scaleLikeBART(k []complex64, coils, rows, cols int) float64 {
 			copy(sub[(c*cr+r)*cc:(c*cr+r+1)*cc], k[(c*rows+r0+r)*cols+c0:(c*rows+r0+r)*cols+c0+cc])
 		}
 	}
-	if err := kspace.IFFT2c(sub, sub, cr, cc); err != nil {
+	if err := fft.IFFT2c(sub, sub, cr, cc); err != nil {
 		return 1
 	}
 	rss := kspace.RSS(sub, cr*cc)

@@ -17,8 +17,8 @@ for target in \
   "./part10 FuzzReadMeta" \
   "./rawdata FuzzReadFile" \
   "./rules FuzzParseBytes" \
-  "./kspace FuzzReadNPY" \
-  "./kspace FuzzParseCFLHeader" \
+  "./num/array FuzzReadNPY" \
+  "./num/array FuzzParseCFLHeader" \
   "./gateway FuzzScanSegment"; do
   set -- $target
   # The whole output only when the target fails (a failing input is written

@@ -208,14 +208,16 @@ print(best, structural_similarity(mu, r, win_size=7, data_range=mu.max()))`, dir
 		t.Errorf("SSIM helper %.5f disagrees with skimage %.5f", sI, pySSIM)
 	}
 	// the same reconstruction in skimage's pixel units: tweedie's FBP of
-	// the unscaled sinogram with a 1-pixel geometry gives the same image
+	// the unscaled sinogram with a 1-pixel geometry gives the same image,
+	// to the round-off of the complex64 filter FFT (num/fft: ~1e-5 of the
+	// ramp-filtered image; a geometry off by a fraction of a pixel is ≫ 1e-3)
 	g1, grid1, _ := ForSkimageRadon(n, theta, 1)
 	sino1, _ := FromSkimage(sk, shape[0], shape[1], 1)
 	x1, err := FBPParallel(g1, grid1, sino1, FBPConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := relErrDisk(x, x1, n, float64(n)); d > 1e-5 {
+	if d := relErrDisk(x, x1, n, float64(n)); d > 1e-4 {
 		t.Errorf("pixel and mm geometries differ by %g", d)
 	}
 	fmt.Fprintf(testOut, "FBP720 psnr_tweedie=%.3f psnr_iradon=%.3f ssim_tweedie=%.4f ssim_iradon=%.4f go_ms=%.1f py_ms=%.1f\n", pT, pI, sT, sI, goTime*1e3, pyTime*1e3)

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/reconstruct/metrics"
 )
 
@@ -20,7 +20,7 @@ func loadVolume(path string) (data []float32, s, r, c int, err error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return loadSeries(path)
 	}
-	a, err := kspace.ReadNPYFile(path)
+	a, err := array.ReadNPYFile(path)
 	if err != nil {
 		return nil, 0, 0, 0, err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tweedie-recon/tweedie/derived"
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/rawdata"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 )
@@ -170,7 +170,7 @@ func cmdRecon(args []string) int {
 			Str("out", *outDir).Msg(out.Description)
 		fmt.Printf("%s: %d images in %s (%.2f s)\n", out.Description, len(paths), *outDir, time.Since(start).Seconds())
 		if *export != "" {
-			if err := kspace.WriteNPYFile(*export, []int{out.Slices, out.Rows, out.Cols}, out.Volume); err != nil {
+			if err := array.WriteNPYFile(*export, []int{out.Slices, out.Rows, out.Cols}, out.Volume); err != nil {
 				fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 				return 1
 			}

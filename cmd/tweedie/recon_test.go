@@ -15,7 +15,7 @@ import (
 	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/dimse/msg"
 	"github.com/tweedie-recon/tweedie/internal/peers"
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 
@@ -307,10 +307,10 @@ func TestWrapBARTCFL(t *testing.T) {
 			}
 		}
 	}
-	if err := kspace.WriteCFL(p("k"), dims, cfl); err != nil {
+	if err := array.WriteCFL(p("k"), dims, cfl); err != nil {
 		t.Fatal(err)
 	}
-	if err := kspace.WriteNPYFile(p("k.npy"), []int{S, C, R, P}, npy); err != nil {
+	if err := array.WriteNPYFile(p("k.npy"), []int{S, C, R, P}, npy); err != nil {
 		t.Fatal(err)
 	}
 	mustRun(t, "wrap", "mr", "--kspace", p("k.cfl"), "--out", p("a.dcm"))
@@ -333,7 +333,7 @@ func TestWrapBARTCFL(t *testing.T) {
 	}
 	// A BART array with data in another dimension is refused by name.
 	dims[5] = 2
-	if err := kspace.WriteCFL(p("bad"), dims, append(cfl, cfl...)); err != nil {
+	if err := array.WriteCFL(p("bad"), dims, append(cfl, cfl...)); err != nil {
 		t.Fatal(err)
 	}
 	if out, code := run(t, "wrap", "mr", "--kspace", p("bad.cfl"), "--out", p("c.dcm")); code != 1 || !strings.Contains(out, "dimension 5") {
@@ -350,7 +350,7 @@ func TestEmbeddedRouting(t *testing.T) {
 	mustRun(t, "simulate", "mr", "--images", images, "--slices", "26:27", "--coils", "2", "--kspace", p("k.npy"))
 	mustRun(t, "wrap", "mr", "--kspace", p("k.npy"), "--out", p("k.dcm"))
 	sino := make([]float32, 2*4*10)
-	if err := kspace.WriteNPYFile(p("s.npy"), []int{2, 4, 10}, sino); err != nil {
+	if err := array.WriteNPYFile(p("s.npy"), []int{2, 4, 10}, sino); err != nil {
 		t.Fatal(err)
 	}
 	mustRun(t, "wrap", "ct", "--sinogram", p("s.npy"), "--angles", "linspace:0:180:4", "--out", p("s.dcm"))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/sinogram"
 )
 
@@ -105,7 +106,7 @@ func cmdSimulateMR(args []string) int {
 		}
 		k = append(k, ks...)
 	}
-	if err := kspace.WriteNPYFile(*kout, []int{ns, *coils, rows, cols}, k); err != nil {
+	if err := array.WriteNPYFile(*kout, []int{ns, *coils, rows, cols}, k); err != nil {
 		return fail(1, "%v", err)
 	}
 	if *mout != "" {
@@ -115,12 +116,12 @@ func cmdSimulateMR(args []string) int {
 				m[c] = 1
 			}
 		}
-		if err := kspace.WriteNPYFile(*mout, []int{cols}, m); err != nil {
+		if err := array.WriteNPYFile(*mout, []int{cols}, m); err != nil {
 			return fail(1, "%v", err)
 		}
 	}
 	if *ref != "" {
-		if err := kspace.WriteNPYFile(*ref, []int{ns, rows, cols}, vol[lo*plane:hi*plane]); err != nil {
+		if err := array.WriteNPYFile(*ref, []int{ns, rows, cols}, vol[lo*plane:hi*plane]); err != nil {
 			return fail(1, "%v", err)
 		}
 	}
@@ -190,11 +191,11 @@ func cmdSimulateCT(args []string) int {
 		}
 		sino = append(sino, p...)
 	}
-	if err := kspace.WriteNPYFile(*out, []int{hi - lo, *views, ndet}, sino); err != nil {
+	if err := array.WriteNPYFile(*out, []int{hi - lo, *views, ndet}, sino); err != nil {
 		return fail(1, "%v", err)
 	}
 	if *ref != "" {
-		if err := kspace.WriteNPYFile(*ref, []int{hi - lo, rows, cols}, vol[lo*plane:hi*plane]); err != nil {
+		if err := array.WriteNPYFile(*ref, []int{hi - lo, rows, cols}, vol[lo*plane:hi*plane]); err != nil {
 			return fail(1, "%v", err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 
@@ -196,7 +196,7 @@ func writeParts(out string, n int, write func(i int, path string) error, uid fun
 // loadKSpace reads .npy (fastMRI layout) or BART .cfl/.hdr k-space.
 func loadKSpace(path string) (*rawdata.MRKSpace, error) {
 	if strings.HasSuffix(path, ".npy") {
-		a, err := kspace.ReadNPYFile(path)
+		a, err := array.ReadNPYFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +213,7 @@ func loadKSpace(path string) (*rawdata.MRKSpace, error) {
 		return &rawdata.MRKSpace{Slices: shape[0], Coils: shape[1], Rows: shape[2], Cols: shape[3], Data: a.Complex64}, nil
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(path, ".cfl"), ".hdr")
-	dims, data, err := kspace.ReadCFL(base)
+	dims, data, err := array.ReadCFL(base)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func loadMask(path string, rows, cols int) ([]uint8, error) {
 	var vals []float32
 	var shape []int
 	if strings.HasSuffix(path, ".npy") {
-		a, err := kspace.ReadNPYFile(path)
+		a, err := array.ReadNPYFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +261,7 @@ func loadMask(path string, rows, cols int) ([]uint8, error) {
 			}
 		}
 	} else {
-		dims, data, err := kspace.ReadCFL(strings.TrimSuffix(strings.TrimSuffix(path, ".cfl"), ".hdr"))
+		dims, data, err := array.ReadCFL(strings.TrimSuffix(strings.TrimSuffix(path, ".cfl"), ".hdr"))
 		if err != nil {
 			return nil, err
 		}

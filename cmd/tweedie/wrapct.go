@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/rawdata"
 )
 
@@ -31,7 +31,7 @@ func parseAngles(spec string) ([]float64, error) {
 		}
 		return out, nil
 	}
-	a, err := kspace.ReadNPYFile(spec)
+	a, err := array.ReadNPYFile(spec)
 	if err != nil {
 		return nil, fmt.Errorf("--angles: %w", err)
 	}
@@ -69,7 +69,7 @@ func cmdWrapCT(args []string) int {
 		fs.Usage()
 		return fail(2, "--sinogram, --angles and --out are required")
 	}
-	a, err := kspace.ReadNPYFile(*spath)
+	a, err := array.ReadNPYFile(*spath)
 	if err != nil {
 		return fail(1, "%v", err)
 	}

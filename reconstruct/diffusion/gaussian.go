@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/fft"
 	"github.com/tweedie-recon/tweedie/num/linop"
 )
 
@@ -27,9 +27,9 @@ type Gaussian struct {
 	Spectrum []float64
 	// Mean is μ, channel-planar (Channels·Rows·Cols).
 	Mean []float32
-	// centred is fftshift(P), the filter's layout for kspace's centred FFT.
+	// centred is fftshift(P), the filter's layout for num/fft's centred FFT.
 	centred []float64
-	plan    *kspace.Plan
+	plan    *fft.Plan
 }
 
 // NewGaussian returns the exact denoiser of a stationary Gaussian prior
@@ -51,7 +51,7 @@ func NewGaussian(info ModelInfo, spectrum []float64, mean []float32) (*Gaussian,
 			return nil, fmt.Errorf("diffusion: Gaussian prior: spectrum[%d] = %g, want > 0", i, p)
 		}
 	}
-	plan, err := kspace.CachedPlan(info.Rows, info.Cols)
+	plan, err := fft.CachedPlan(info.Rows, info.Cols)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 
 	"github.com/tweedie-recon/tweedie/kspace"
+	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
 	"github.com/tweedie-recon/tweedie/sinogram"
@@ -32,11 +33,11 @@ const Testdata = "reconstruct/diffusion/testdata"
 // and gauss{n}_mean.npy) as an exact Gaussian denoiser with channels
 // channels on schedule sched.
 func LoadPrior(dir string, n, channels int, sched *diffusion.Schedule) (*diffusion.Gaussian, error) {
-	sp, err := kspace.ReadNPYFile(filepath.Join(dir, fmt.Sprintf("gauss%d_spectrum.npy", n)))
+	sp, err := array.ReadNPYFile(filepath.Join(dir, fmt.Sprintf("gauss%d_spectrum.npy", n)))
 	if err != nil {
 		return nil, err
 	}
-	mu, err := kspace.ReadNPYFile(filepath.Join(dir, fmt.Sprintf("gauss%d_mean.npy", n)))
+	mu, err := array.ReadNPYFile(filepath.Join(dir, fmt.Sprintf("gauss%d_mean.npy", n)))
 	if err != nil {
 		return nil, err
 	}

@@ -1,27 +1,24 @@
-// Package kspace is tweedie's MRI numerical core: the centred orthonormal
-// 2D FFT, Cartesian sampling masks, ESPIRiT coil-sensitivity calibration,
-// the SENSE forward model as a linop.Op[complex64], simulation helpers, and
-// readers and writers for NumPy .npy and BART .cfl/.hdr files.
+// Package fft is tweedie's one fast Fourier transform, used by both
+// modalities: the centred orthonormal 2D transform of MRI (Plan, FFT2c,
+// IFFT2c: k-space ↔ image, fastMRI's fft2c, BART's `fft -u 3`) and the
+// plain 1D transform of batches of vectors (Plan1: the ramp filters of CT's
+// filtered back-projection). Both run the same mixed-radix Stockham kernels
+// on complex64 with twiddles computed in float64. The package imports
+// nothing of tweedie.
 //
 // Array layout. Images are complex64, row-major (C order) with shape
-// (rows, cols); multi-coil data are (coils, rows, cols) with the coil index
-// slowest. Phase encoding runs along cols (as in fastMRI, whose masks act on
-// the second-to-last k-space axis), readout along rows.
-//
-// Relation to BART. BART stores arrays column-major (Fortran order) with
-// dims[0] varying fastest. A C-order (coils, rows, cols) array is therefore
-// byte-for-byte the BART array with dims [cols, rows, 1, coils]: BART's
-// dims[0] (READ_DIM) is our cols axis and dims[1] (PHS1_DIM) our rows axis.
-// No data need to be moved to exchange arrays with BART; only the .hdr lists
-// the dimensions in the opposite order (see CFLDims).
-package kspace
+// (rows, cols); a batch (e.g. coils) is the slowest index. Relation to BART:
+// a C-order (rows, cols) image is the BART array [cols, rows] in memory
+// (see package array), so BART's dims[0] (READ_DIM) is our cols axis.
+package fft
 
 import (
 	"fmt"
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
+
+	"github.com/tweedie-recon/tweedie/num/parallel"
 )
 
 // Plan holds precomputed twiddle factors for centred orthonormal 2D FFTs of
@@ -44,7 +41,7 @@ import (
 // checkerboard (−1)^j for even n) instead of shifting; the two agree for
 // every size, odd ones included (TestBARTFFTAgreement: relative difference
 // ≈ 2e-7 for 15×21 and 9×16). Since a C-order (rows, cols) image is the BART
-// array [cols, rows] in memory (see the package comment), `bart fft -u 3`
+// array [cols, rows] in memory (see package array), `bart fft -u 3`
 // equals Forward and `bart fft -u -i 3` equals Inverse element for element
 // on the same bytes: no transposition is needed, and BART's dims[0] (its
 // readout) is our cols axis.
@@ -77,16 +74,16 @@ func Workers(n int) PlanOption {
 	}
 }
 
-// maxFFTLen bounds each dimension of a Plan. Large prime factors cost
-// O(n·p) and very long axes are not MRI images.
-const maxFFTLen = 1 << 16
+// MaxLen bounds each dimension of a Plan and the length of a Plan1. Large
+// prime factors cost O(n·p), and no image axis or detector row is this long.
+const MaxLen = 1 << 16
 
 // NewPlan prepares transforms of rows×cols images. Any positive size up to
 // 65536 per axis is accepted; products of 2, 3 and 5 are fastest, and a
 // prime factor p costs O(p) per output point.
 func NewPlan(rows, cols int, opts ...PlanOption) (*Plan, error) {
-	if rows < 1 || cols < 1 || rows > maxFFTLen || cols > maxFFTLen {
-		return nil, fmt.Errorf("kspace: FFT size %d×%d out of range (1…%d per axis)", rows, cols, maxFFTLen)
+	if rows < 1 || cols < 1 || rows > MaxLen || cols > MaxLen {
+		return nil, fmt.Errorf("fft: FFT size %d×%d out of range (1…%d per axis)", rows, cols, MaxLen)
 	}
 	p := &Plan{rows: rows, cols: cols, workers: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
@@ -169,10 +166,10 @@ const parallelMin = 1 << 14
 func (p *Plan) run(dst, src []complex64, inverse bool) error {
 	n := p.rows * p.cols
 	if len(src) == 0 || len(src)%n != 0 {
-		return fmt.Errorf("kspace: FFT input of length %d is not a positive multiple of %d×%d", len(src), p.rows, p.cols)
+		return fmt.Errorf("fft: FFT input of length %d is not a positive multiple of %d×%d", len(src), p.rows, p.cols)
 	}
 	if len(dst) != len(src) {
-		return fmt.Errorf("kspace: FFT output of length %d, want %d", len(dst), len(src))
+		return fmt.Errorf("fft: FFT output of length %d, want %d", len(dst), len(src))
 	}
 	batch := len(src) / n
 	scale := float32(1 / math.Sqrt(float64(n)))
@@ -207,14 +204,14 @@ func (p *Plan) run(dst, src []complex64, inverse bool) error {
 		p.pool.Put(s)
 		return nil
 	}
-	parallelFor(workers, batch*nrb, func(next func() (int, bool)) {
+	parallel.For(workers, batch*nrb, func(next func() (int, bool)) {
 		s := p.pool.Get().(*scratch)
 		for t, ok := next(); ok; t, ok = next() {
 			rowTask(s, t)
 		}
 		p.pool.Put(s)
 	})
-	parallelFor(workers, batch*ncs, func(next func() (int, bool)) {
+	parallel.For(workers, batch*ncs, func(next func() (int, bool)) {
 		s := p.pool.Get().(*scratch)
 		for t, ok := next(); ok; t, ok = next() {
 			colTask(s, t)
@@ -222,35 +219,6 @@ func (p *Plan) run(dst, src []complex64, inverse bool) error {
 		p.pool.Put(s)
 	})
 	return nil
-}
-
-// parallelFor runs body on up to workers goroutines; each pulls task
-// indices 0…n−1 from next until it reports false. It returns when all are
-// done.
-func parallelFor(workers, n int, body func(next func() (int, bool))) {
-	if n <= 0 {
-		return
-	}
-	workers = min(workers, n)
-	var ctr atomic.Int64
-	next := func() (int, bool) {
-		t := int(ctr.Add(1) - 1)
-		return t, t < n
-	}
-	if workers <= 1 {
-		body(next)
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		go func() {
-			defer wg.Done()
-			body(next)
-		}()
-	}
-	body(next)
-	wg.Wait()
 }
 
 // colsPass transforms rows r0…r0+v−1 along the cols axis, reading src and

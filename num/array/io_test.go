@@ -1,4 +1,4 @@
-package kspace
+package array
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tweedie-recon/tweedie/internal/barttest"
 	"github.com/tweedie-recon/tweedie/internal/shareddata"
 )
 
@@ -150,35 +151,6 @@ func TestNPYRealDataAndNumpy(t *testing.T) {
 	}
 }
 
-// TestFFTMatchesNumpy checks Forward against numpy's
-// fftshift(fft2(ifftshift(x), norm="ortho")), fastMRI's fft2c.
-func TestFFTMatchesNumpy(t *testing.T) {
-	py := "/usr/bin/python3"
-	if exec.Command(py, "-c", "import numpy").Run() != nil {
-		t.Skip("numpy not available")
-	}
-	dir := t.TempDir()
-	for _, sz := range [][2]int{{6, 10}, {7, 9}, {32, 21}} {
-		x := randomComplex(newRng(), 2*sz[0]*sz[1])
-		in, out := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
-		WriteNPYFile(in, []int{2, sz[0], sz[1]}, x)
-		script := `import numpy as np; x = np.load('` + in + `'); ax = (-2, -1)
-np.save('` + out + `', np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x, axes=ax), axes=ax, norm='ortho'), axes=ax).astype(np.complex64))`
-		if o, err := exec.Command(py, "-c", script).CombinedOutput(); err != nil {
-			t.Fatalf("numpy: %v %s", err, o)
-		}
-		a, err := ReadNPYFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		y := make([]complex64, len(x))
-		FFT2c(y, x, sz[0], sz[1])
-		if e := relErr(y, a.Complex64); e > 1e-6 {
-			t.Errorf("%v: relative difference to numpy fft2c %.3g", sz, e)
-		}
-	}
-}
-
 func TestCFLRoundTripAndErrors(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "a")
@@ -225,8 +197,7 @@ func TestCFLRoundTripAndErrors(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 	// BART reads what we write
-	needBART(t)
-	runBART(t, dir, "scale", "2", "a", "b")
+	barttest.Run(t, dir, "scale", "2", "a", "b")
 	_, b, err := ReadCFL(filepath.Join(dir, "b"))
 	if err != nil {
 		t.Fatal(err)

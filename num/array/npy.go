@@ -1,4 +1,4 @@
-package kspace
+package array
 
 import (
 	"bufio"
@@ -46,16 +46,16 @@ const maxNPYHeader = 1 << 16
 func ReadNPYFile(path string) (*NPY, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("kspace: %w", err)
+		return nil, fmt.Errorf("array: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("kspace: %w", err)
+		return nil, fmt.Errorf("array: %w", err)
 	}
 	a, err := readNPY(bufio.NewReaderSize(f, 1<<20), DefaultMaxElements, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("kspace: %s: %w", path, err)
+		return nil, fmt.Errorf("array: %s: %w", path, err)
 	}
 	return a, nil
 }
@@ -70,7 +70,7 @@ func ReadNPY(r io.Reader) (*NPY, error) { return ReadNPYLimit(r, DefaultMaxEleme
 func ReadNPYLimit(r io.Reader, maxElements int64) (*NPY, error) {
 	a, err := readNPY(r, maxElements, -1)
 	if err != nil {
-		return nil, fmt.Errorf("kspace: npy: %w", err)
+		return nil, fmt.Errorf("array: npy: %w", err)
 	}
 	return a, nil
 }
@@ -283,17 +283,17 @@ func npyHeader(descr string, shape []int) []byte {
 
 func checkShape(shape []int, n int) error {
 	if len(shape) > maxDims {
-		return fmt.Errorf("kspace: npy: %d dimensions (at most %d)", len(shape), maxDims)
+		return fmt.Errorf("array: npy: %d dimensions (at most %d)", len(shape), maxDims)
 	}
 	p := 1
 	for _, s := range shape {
 		if s < 0 {
-			return fmt.Errorf("kspace: npy: negative dimension in shape %v", shape)
+			return fmt.Errorf("array: npy: negative dimension in shape %v", shape)
 		}
 		p *= s
 	}
 	if p != n {
-		return fmt.Errorf("kspace: npy: shape %v holds %d elements, data has %d", shape, p, n)
+		return fmt.Errorf("array: npy: shape %v holds %d elements, data has %d", shape, p, n)
 	}
 	return nil
 }
@@ -324,7 +324,7 @@ func WriteNPYComplex64(w io.Writer, shape []int, data []complex64) error {
 func WriteNPYFile(path string, shape []int, data any) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("kspace: %w", err)
+		return fmt.Errorf("array: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	switch d := data.(type) {
@@ -333,7 +333,7 @@ func WriteNPYFile(path string, shape []int, data any) error {
 	case []complex64:
 		err = WriteNPYComplex64(w, shape, d)
 	default:
-		err = fmt.Errorf("kspace: WriteNPYFile: data of type %T, want []float32 or []complex64", data)
+		err = fmt.Errorf("array: WriteNPYFile: data of type %T, want []float32 or []complex64", data)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -342,7 +342,7 @@ func WriteNPYFile(path string, shape []int, data any) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("kspace: %s: %w", path, err)
+		return fmt.Errorf("array: %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,54 +1,20 @@
-package kspace
+package fft
 
 import (
 	"fmt"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"gonum.org/v1/gonum/dsp/fourier"
+
+	"github.com/tweedie-recon/tweedie/internal/barttest"
+	"github.com/tweedie-recon/tweedie/num/array"
 )
-
-// needBART returns the bart executable, skipping the test when bart is not
-// on PATH and CI is unset (on CI a missing bart is a failure).
-func needBART(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("bart")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			tb.Skip("bart not on PATH")
-		}
-		tb.Fatalf("bart not on PATH (CI is set): %v", err)
-	}
-	return p
-}
-
-// runBART runs bart with args in dir and fails the test on error.
-func runBART(tb testing.TB, dir string, args ...string) {
-	tb.Helper()
-	cmd := exec.Command(needBART(tb), args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("bart %v: %v\n%s", args, err, out)
-	}
-}
-
-// runCmd runs an executable with args in dir with OMP_NUM_THREADS=2 and
-// fails on error.
-func runCmd(tb testing.TB, dir, exe string, args ...string) {
-	tb.Helper()
-	cmd := exec.Command(exe, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("%s %v: %v\n%s", exe, args, err, out)
-	}
-}
 
 func randomComplex(rng *rand.Rand, n int) []complex64 {
 	x := make([]complex64, n)
@@ -236,23 +202,23 @@ func TestFFTErrors(t *testing.T) {
 // on the same bytes (a C-order (coils, rows, cols) array is BART's
 // [cols, rows, coils]).
 func TestBARTFFTAgreement(t *testing.T) {
-	needBART(t)
+	barttest.Path(t)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(4, 1))
 	for _, sz := range [][2]int{{256, 256}, {64, 48}, {40, 30}, {15, 21}, {9, 16}} {
 		rows, cols := sz[0], sz[1]
 		const coils = 3
 		x := randomComplex(rng, coils*rows*cols)
-		if err := WriteCFL(filepath.Join(dir, "x"), CFLDims(coils, 1, rows, cols), x); err != nil {
+		if err := array.WriteCFL(filepath.Join(dir, "x"), array.CFLDims(coils, 1, rows, cols), x); err != nil {
 			t.Fatal(err)
 		}
-		runBART(t, dir, "fft", "-u", "3", "x", "y")
-		runBART(t, dir, "fft", "-u", "-i", "3", "x", "z")
-		_, yb, err := ReadCFL(filepath.Join(dir, "y"))
+		barttest.Run(t, dir, "fft", "-u", "3", "x", "y")
+		barttest.Run(t, dir, "fft", "-u", "-i", "3", "x", "z")
+		_, yb, err := array.ReadCFL(filepath.Join(dir, "y"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, zb, err := ReadCFL(filepath.Join(dir, "z"))
+		_, zb, err := array.ReadCFL(filepath.Join(dir, "z"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,18 +311,107 @@ func BenchmarkBARTFFT256x8Amortised(b *testing.B)  { benchBART(b, 64, "fft", "-u
 func BenchmarkBARTCopy256x8Amortised(b *testing.B) { benchBART(b, 64, "copy") }
 
 func benchBART(b *testing.B, reps int, args ...string) {
-	bart := needBART(b)
+	bart := barttest.Path(b)
 	dir := b.TempDir()
 	rng := rand.New(rand.NewPCG(5, 1))
 	x := randomComplex(rng, reps*8*256*256)
-	if err := WriteCFL(filepath.Join(dir, "x"), []int{256, 256, 1, 8, 1, 1, 1, 1, 1, 1, reps}, x); err != nil {
+	if err := array.WriteCFL(filepath.Join(dir, "x"), []int{256, 256, 1, 8, 1, 1, 1, 1, 1, 1, reps}, x); err != nil {
 		b.Fatal(err)
 	}
 	args = append(args, "x", "y")
 	b.ResetTimer()
 	t0 := time.Now()
 	for i := 0; i < b.N; i++ {
-		runCmd(b, dir, bart, args...)
+		barttest.RunExe(b, dir, bart, args...)
 	}
 	b.ReportMetric(float64(time.Since(t0).Nanoseconds())/float64(b.N*reps), "ns/batch8")
+}
+
+// TestFFTMatchesNumpy checks Forward against numpy's
+// fftshift(fft2(ifftshift(x), norm="ortho")), fastMRI's fft2c.
+func TestFFTMatchesNumpy(t *testing.T) {
+	py := "/usr/bin/python3"
+	if exec.Command(py, "-c", "import numpy").Run() != nil {
+		t.Skip("numpy not available")
+	}
+	dir := t.TempDir()
+	for _, sz := range [][2]int{{6, 10}, {7, 9}, {32, 21}} {
+		x := randomComplex(rand.New(rand.NewPCG(99, 1)), 2*sz[0]*sz[1])
+		in, out := filepath.Join(dir, "x.npy"), filepath.Join(dir, "y.npy")
+		array.WriteNPYFile(in, []int{2, sz[0], sz[1]}, x)
+		script := `import numpy as np; x = np.load('` + in + `'); ax = (-2, -1)
+np.save('` + out + `', np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x, axes=ax), axes=ax, norm='ortho'), axes=ax).astype(np.complex64))`
+		if o, err := exec.Command(py, "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("numpy: %v %s", err, o)
+		}
+		a, err := array.ReadNPYFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := make([]complex64, len(x))
+		FFT2c(y, x, sz[0], sz[1])
+		if e := relErr(y, a.Complex64); e > 1e-6 {
+			t.Errorf("%v: relative difference to numpy fft2c %.3g", sz, e)
+		}
+	}
+}
+
+// naiveDFT is the definition of Plan1's forward (sign −1) and unscaled
+// backward (sign +1) transforms, in complex128.
+func naiveDFT(x []complex64, sign float64) []complex128 {
+	n := len(x)
+	out := make([]complex128, n)
+	for k := range out {
+		var s complex128
+		for j, v := range x {
+			s += complex128(v) * cmplx.Exp(complex(0, sign*2*math.Pi*float64(j*k%n)/float64(n)))
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// TestPlan1AgainstNaiveDFT: every vector of an interleaved batch is the
+// DFT of its input, for power-of-two lengths (FBP's padded detector rows),
+// mixed radices and a prime; Inverse undoes Forward.
+func TestPlan1AgainstNaiveDFT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 8, 64, 1024, 12, 30, 17} {
+		for _, v := range []int{1, 3, 16} {
+			p, err := NewPlan1(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomComplex(rng, n*v)
+			y := append([]complex64(nil), x...)
+			if err := p.Forward(y, v); err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < v; j++ {
+				col, got := make([]complex64, n), make([]complex64, n)
+				for i := 0; i < n; i++ {
+					col[i], got[i] = x[i*v+j], y[i*v+j]
+				}
+				if e := relErr64(got, naiveDFT(col, -1)); e > 2e-6 {
+					t.Errorf("n=%d v=%d vector %d: relative error %.3g", n, v, j, e)
+				}
+			}
+			if err := p.Inverse(y, v); err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(y, x); e > 2e-6 {
+				t.Errorf("n=%d v=%d: Inverse(Forward(x)) differs from x by %.3g", n, v, e)
+			}
+		}
+	}
+	p, _ := NewPlan1(8)
+	if p.Forward(make([]complex64, 12), 2) == nil || p.Forward(make([]complex64, 8), 0) == nil {
+		t.Error("a batch of the wrong length was accepted")
+	}
+	if _, err := NewPlan1(0); err == nil {
+		t.Error("length 0 accepted")
+	}
+	if _, err := NewPlan1(MaxLen + 1); err == nil {
+		t.Error("length above MaxLen accepted")
+	}
 }

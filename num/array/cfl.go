@@ -1,4 +1,4 @@
-package kspace
+package array
 
 import (
 	"bufio"
@@ -70,32 +70,32 @@ func ReadCFLLimit(base string, maxElements int64) (dims []int, data []complex64,
 	base = cflBase(base)
 	hf, err := os.Open(base + ".hdr")
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: BART header: %w", err)
+		return nil, nil, fmt.Errorf("array: BART header: %w", err)
 	}
 	dims, err = parseCFLHeader(io.LimitReader(hf, maxHeaderBytes+1))
 	hf.Close()
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: %s.hdr: %w", base, err)
+		return nil, nil, fmt.Errorf("array: %s.hdr: %w", base, err)
 	}
 	n, err := checkedProduct(dims, maxElements)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: %s.hdr: %w", base, err)
+		return nil, nil, fmt.Errorf("array: %s.hdr: %w", base, err)
 	}
 	f, err := os.Open(base + ".cfl")
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: BART data: %w", err)
+		return nil, nil, fmt.Errorf("array: BART data: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: %s.cfl: %w", base, err)
+		return nil, nil, fmt.Errorf("array: %s.cfl: %w", base, err)
 	}
 	if st.Size() != n*8 {
-		return nil, nil, fmt.Errorf("kspace: %s.cfl holds %d bytes, header dims %v need %d", base, st.Size(), dims, n*8)
+		return nil, nil, fmt.Errorf("array: %s.cfl holds %d bytes, header dims %v need %d", base, st.Size(), dims, n*8)
 	}
 	data, err = readComplex64s(bufio.NewReaderSize(f, 1<<20), n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kspace: %s.cfl: %w", base, err)
+		return nil, nil, fmt.Errorf("array: %s.cfl: %w", base, err)
 	}
 	return dims, data, nil
 }
@@ -161,17 +161,17 @@ func checkedProduct(dims []int, maxElements int64) (int64, error) {
 func WriteCFL(base string, dims []int, data []complex64) error {
 	base = cflBase(base)
 	if len(dims) == 0 || len(dims) > maxDims {
-		return fmt.Errorf("kspace: WriteCFL %s: %d dims, want 1…%d", base, len(dims), maxDims)
+		return fmt.Errorf("array: WriteCFL %s: %d dims, want 1…%d", base, len(dims), maxDims)
 	}
 	n := 1
 	for _, d := range dims {
 		if d < 1 {
-			return fmt.Errorf("kspace: WriteCFL %s: dimension %d < 1 in %v", base, d, dims)
+			return fmt.Errorf("array: WriteCFL %s: dimension %d < 1 in %v", base, d, dims)
 		}
 		n *= d
 	}
 	if n != len(data) {
-		return fmt.Errorf("kspace: WriteCFL %s: dims %v hold %d elements, data has %d", base, dims, n, len(data))
+		return fmt.Errorf("array: WriteCFL %s: dims %v hold %d elements, data has %d", base, dims, n, len(data))
 	}
 	var hdr bytes.Buffer
 	hdr.WriteString("# Dimensions\n")
@@ -184,23 +184,23 @@ func WriteCFL(base string, dims []int, data []complex64) error {
 	}
 	hdr.WriteString("\n")
 	if err := os.WriteFile(base+".hdr", hdr.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("kspace: WriteCFL: %w", err)
+		return fmt.Errorf("array: WriteCFL: %w", err)
 	}
 	f, err := os.Create(base + ".cfl")
 	if err != nil {
-		return fmt.Errorf("kspace: WriteCFL: %w", err)
+		return fmt.Errorf("array: WriteCFL: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := writeComplex64s(w, data); err != nil {
 		f.Close()
-		return fmt.Errorf("kspace: WriteCFL %s.cfl: %w", base, err)
+		return fmt.Errorf("array: WriteCFL %s.cfl: %w", base, err)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
-		return fmt.Errorf("kspace: WriteCFL %s.cfl: %w", base, err)
+		return fmt.Errorf("array: WriteCFL %s.cfl: %w", base, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("kspace: WriteCFL %s.cfl: %w", base, err)
+		return fmt.Errorf("array: WriteCFL %s.cfl: %w", base, err)
 	}
 	return nil
 }
