@@ -84,11 +84,11 @@ func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, log zer
 		}
 		desc = fmt.Sprintf("tweedie sirt iters=%d", iters)
 		one = func(sino []float32) ([]float32, error) {
-			return sinogram.ReconstructSIRT(proj, sino, sinogram.SIRTConfig{Iter: iters,
+			return SIRT(proj, sino, SIRTConfig{Iter: iters,
 				Callback: func(int, []float32) bool { return ctx.Err() == nil }})
 		}
 	case "admm-tv":
-		cfg := sinogram.TVConfig{Lambda: p.Float("lambda", 0), Rho: p.Float("rho", 0), Iter: p.Int("iters", 0), CGIter: p.Int("cg_iters", 0),
+		cfg := TVConfig{Lambda: p.Float("lambda", 0), Rho: p.Float("rho", 0), Iter: p.Int("iters", 0), CGIter: p.Int("cg_iters", 0),
 			Callback: func(int, []float32) bool { return ctx.Err() == nil }}
 		if err := p.Check(); err != nil {
 			return nil, err
@@ -97,7 +97,7 @@ func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, log zer
 		if cfg.Lambda != 0 {
 			desc += fmt.Sprintf(" lambda=%g", cfg.Lambda)
 		}
-		one = func(sino []float32) ([]float32, error) { return sinogram.ReconstructADMMTV(proj, sino, cfg) }
+		one = func(sino []float32) ([]float32, error) { return ADMMTV(proj, sino, cfg) }
 	}
 	n := ct.ImageSize
 	out := &Output{Slices: ct.Slices, Rows: n, Cols: n, Volume: make([]float32, ct.Slices*n*n), Description: desc}

@@ -528,7 +528,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 				return nil, err
 			}
 		case "admm-tv":
-			if init, err = sinogram.ReconstructADMMTV(proj, sino, sinogram.TVConfig{
+			if init, err = ADMMTV(proj, sino, TVConfig{
 				Callback: func(int, []float32) bool { return ctx.Err() == nil }}); err != nil {
 				return nil, err
 			}

@@ -78,16 +78,3 @@ func BenchmarkBackProject720(b *testing.B) {
 	}
 	reportCPU(b, c0)
 }
-
-// BenchmarkADMMTV16 times a default ADMM-TV reconstruction from 16 views.
-func BenchmarkADMMTV16(b *testing.B) {
-	p, _, sino := benchSetup(b, 16)
-	b.ResetTimer()
-	c0 := cpuTime()
-	for i := 0; i < b.N; i++ {
-		if _, err := ReconstructADMMTV(p, sino, TVConfig{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportCPU(b, c0)
-}

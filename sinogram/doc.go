@@ -1,8 +1,10 @@
-// Package sinogram is tweedie's CT numerical core: scan geometries,
-// a matched projector/back-projector pair (linop.Op[float32]), filtered
-// back-projection for parallel and fan beams, HU ↔ attenuation, helpers for
-// volumes, and iterative sparse-view reconstructions (SIRT, ADMM-TV,
-// PDHG-TV) assembled from reconstruct/solve.
+// Package sinogram is tweedie's CT domain: scan geometries, a matched
+// projector/back-projector pair (linop.Op[float32]), filtered
+// back-projection for parallel and fan beams (its ramp filters on num/fft),
+// HU ↔ attenuation, and helpers for volumes. The iterative sparse-view
+// recipes built on the projector (SIRT, ADMM-TV, PDHG-TV) live with the MR
+// recipes in package reconstruct; this package stands on the numerics layer
+// (num/linop, num/fft) and knows nothing of DICOM or the recipes.
 //
 // # Coordinates
 //
@@ -64,6 +66,5 @@
 //
 // References: Joseph 1982 (IEEE TMI 1(3):192–196) for the projector; Kak &
 // Slaney 1988 (Principles of Computerized Tomographic Imaging, ch. 3) for
-// FBP; Sidky & Pan 2008 (Phys. Med. Biol. 53:4777) for TV in sparse-view CT;
-// the solvers' own references are in reconstruct/solve.
+// FBP.
 package sinogram

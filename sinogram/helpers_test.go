@@ -124,18 +124,6 @@ func ssim(ref, x []float32, rows, cols int) float64 {
 	return sum / float64(cnt)
 }
 
-// upsample2 replicates each pixel into 2×2 (the same piecewise-constant
-// object on a grid of half the pixel size).
-func upsample2(img []float32, n int) []float32 {
-	out := make([]float32, 4*n*n)
-	for r := 0; r < 2*n; r++ {
-		for c := 0; c < 2*n; c++ {
-			out[r*2*n+c] = img[(r/2)*n+c/2]
-		}
-	}
-	return out
-}
-
 // testOut receives one-line result summaries (discarded unless
 // TWEEDIE_RESULTS names a file).
 var testOut = resultsWriter()

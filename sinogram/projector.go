@@ -124,6 +124,9 @@ func (p *Projector) WithWorkers(n int) *Projector {
 	return q
 }
 
+// Workers returns the number of goroutines per call (≤ 0: GOMAXPROCS).
+func (p *Projector) Workers() int { return p.workers }
+
 // Grid returns the image grid.
 func (p *Projector) Grid() ImageGrid { return p.grid }
 

@@ -1,4 +1,8 @@
-package sinogram
+package reconstruct
+
+// The CT iterative recipes: SIRT, ADMM-TV and PDHG-TV on a sinogram
+// Projector, each only assembling the projector (sinogram), the discrete
+// gradient and proximal maps (num/solve) and a solver (num/solve).
 
 import (
 	"fmt"
@@ -7,9 +11,10 @@ import (
 
 	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/num/solve"
+	"github.com/tweedie-recon/tweedie/sinogram"
 )
 
-// SIRTConfig configures ReconstructSIRT.
+// SIRTConfig configures SIRT.
 type SIRTConfig struct {
 	// Iter is the number of iterations (default 100).
 	Iter int
@@ -23,13 +28,13 @@ type SIRTConfig struct {
 	Callback func(iter int, x []float32) bool
 }
 
-// ReconstructSIRT reconstructs a sinogram (views×NDet) by SIRT
+// SIRT reconstructs a sinogram (views×NDet) by SIRT
 // (solve.SIRT) with the projector, projected onto x ≥ 0 unless
 // AllowNegative. SIRT needs no parameters but converges slowly and, with
 // few views, keeps streaks; it is the classical baseline.
-func ReconstructSIRT(p *Projector, sino []float32, cfg SIRTConfig) ([]float32, error) {
+func SIRT(p *sinogram.Projector, sino []float32, cfg SIRTConfig) ([]float32, error) {
 	if len(sino) != p.OutLen() {
-		return nil, fmt.Errorf("sinogram: SIRT: sinogram has %d values, want %d views × %d bins", len(sino), p.Views(), p.NDet())
+		return nil, fmt.Errorf("reconstruct: SIRT: sinogram has %d values, want %d views × %d bins", len(sino), p.Views(), p.NDet())
 	}
 	if cfg.Iter == 0 {
 		cfg.Iter = 100
@@ -52,7 +57,7 @@ const (
 	DefaultTVRho    = 0.5
 )
 
-// TVConfig configures ReconstructADMMTV and ReconstructPDHGTV, which solve
+// TVConfig configures ADMMTV and PDHGTV, which solve
 //
 //	min_x ½‖A x − y‖² + λ·TV(x)   subject to x ≥ 0 (unless AllowNegative).
 //
@@ -94,9 +99,9 @@ type TVConfig struct {
 
 // tvSetup validates, fills defaults, computes the start and the scaled
 // weights.
-func tvSetup(p *Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []float32, lambda, rho float64, grad *solve.Grad2D[float32], shrink solve.Prox[float32], err error) {
+func tvSetup(p *sinogram.Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []float32, lambda, rho float64, grad *solve.Grad2D[float32], shrink solve.Prox[float32], err error) {
 	if len(sino) != p.OutLen() {
-		return nil, 0, 0, nil, nil, fmt.Errorf("sinogram: TV: sinogram has %d values, want %d views × %d bins", len(sino), p.Views(), p.NDet())
+		return nil, 0, 0, nil, nil, fmt.Errorf("reconstruct: TV: sinogram has %d values, want %d views × %d bins", len(sino), p.Views(), p.NDet())
 	}
 	if cfg.Lambda == 0 {
 		cfg.Lambda = DefaultTVLambda
@@ -115,11 +120,11 @@ func tvSetup(p *Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []flo
 		v float64
 	}{{"Lambda", cfg.Lambda}, {"Rho", cfg.Rho}, {"ImageScale", cfg.ImageScale}} {
 		if math.IsNaN(v.v) || math.IsInf(v.v, 0) || v.v < 0 {
-			return nil, 0, 0, nil, nil, fmt.Errorf("sinogram: TV: %s = %g", v.n, v.v)
+			return nil, 0, 0, nil, nil, fmt.Errorf("reconstruct: TV: %s = %g", v.n, v.v)
 		}
 	}
 	if cfg.Iter < 0 || cfg.CGIter < 0 {
-		return nil, 0, 0, nil, nil, fmt.Errorf("sinogram: TV: Iter %d, CGIter %d", cfg.Iter, cfg.CGIter)
+		return nil, 0, 0, nil, nil, fmt.Errorf("reconstruct: TV: Iter %d, CGIter %d", cfg.Iter, cfg.CGIter)
 	}
 	grid := p.Grid()
 	grad, err = solve.NewGrad2D[float32](grid.Rows, grid.Cols, 1, solve.Neumann)
@@ -133,12 +138,12 @@ func tvSetup(p *Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []flo
 	}
 	if cfg.X0 != nil {
 		if len(cfg.X0) != p.InLen() {
-			return nil, 0, 0, nil, nil, fmt.Errorf("sinogram: TV: X0 has %d values, want %d", len(cfg.X0), p.InLen())
+			return nil, 0, 0, nil, nil, fmt.Errorf("reconstruct: TV: X0 has %d values, want %d", len(cfg.X0), p.InLen())
 		}
 		x0 = slices.Clone(cfg.X0)
 	}
 	if x0 == nil || cfg.ImageScale == 0 {
-		f, err := NewFBPFor(p, FBPConfig{Filter: Hann, Workers: p.workers})
+		f, err := sinogram.NewFBPFor(p, sinogram.FBPConfig{Filter: sinogram.Hann, Workers: p.Workers()})
 		if err != nil {
 			return nil, 0, 0, nil, nil, err
 		}
@@ -147,7 +152,7 @@ func tvSetup(p *Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []flo
 			return nil, 0, 0, nil, nil, err
 		}
 		if cfg.ImageScale == 0 {
-			cfg.ImageScale = percentileAbs(fbp, 0.99)
+			cfg.ImageScale = quantileAbs32(fbp, 0.99)
 			if !(cfg.ImageScale > 0) {
 				cfg.ImageScale = 1
 			}
@@ -161,13 +166,13 @@ func tvSetup(p *Projector, sino []float32, cfg *TVConfig, defIter int) (x0 []flo
 	}
 	cbar := p.MeanColumnNormSq()
 	if !(cbar > 0) {
-		return nil, 0, 0, nil, nil, fmt.Errorf("sinogram: TV: no ray crosses the image")
+		return nil, 0, 0, nil, nil, fmt.Errorf("reconstruct: TV: no ray crosses the image")
 	}
 	return x0, cfg.Lambda * cfg.ImageScale * cbar, cfg.Rho * cbar, grad, shrink, nil
 }
 
-// percentileAbs returns the q-quantile of |x|.
-func percentileAbs(x []float32, q float64) float64 {
+// quantileAbs32 returns the q-quantile of |x|.
+func quantileAbs32(x []float32, q float64) float64 {
 	a := make([]float32, len(x))
 	for i, v := range x {
 		a[i] = float32(math.Abs(float64(v)))
@@ -176,7 +181,7 @@ func percentileAbs(x []float32, q float64) float64 {
 	return float64(a[int(q*float64(len(a)-1))])
 }
 
-// ReconstructADMMTV reconstructs a sinogram (views×NDet) by TV-regularised
+// ADMMTV reconstructs a sinogram (views×NDet) by TV-regularised
 // least squares with x ≥ 0 (unless AllowNegative), solved by ADMM
 // (solve.ADMM; Boyd et al. 2011 §6.4.1), starting from FBP. The split is
 // z = Kx with K = [∇; I] (∇ with Neumann boundary): the z-update shrinks the
@@ -185,7 +190,7 @@ func percentileAbs(x []float32, q float64) float64 {
 // x-update takes CGIter CG steps on AᵀA + ρ(∇ᵀ∇ + I). With AllowNegative
 // K = ∇. This is the sparse-view TV reconstruction of Sidky & Pan 2008 in
 // ADMM form.
-func ReconstructADMMTV(p *Projector, sino []float32, cfg TVConfig) ([]float32, error) {
+func ADMMTV(p *sinogram.Projector, sino []float32, cfg TVConfig) ([]float32, error) {
 	x0, lambda, rho, grad, shrink, err := tvSetup(p, sino, &cfg, 100)
 	if err != nil {
 		return nil, err
@@ -215,11 +220,11 @@ func ReconstructADMMTV(p *Projector, sino []float32, cfg TVConfig) ([]float32, e
 	return x, nil
 }
 
-// ReconstructPDHGTV solves the problem of ReconstructADMMTV by the
+// PDHGTV solves the problem of ADMMTV by the
 // Chambolle–Pock primal–dual method (solve.PDHG), with x ≥ 0 enforced in
 // every step unless AllowNegative (as in Sidky, Jørgensen & Pan 2012).
 // Rho is unused.
-func ReconstructPDHGTV(p *Projector, sino []float32, cfg TVConfig) ([]float32, error) {
+func PDHGTV(p *sinogram.Projector, sino []float32, cfg TVConfig) ([]float32, error) {
 	x0, lambda, _, grad, shrink, err := tvSetup(p, sino, &cfg, 500)
 	if err != nil {
 		return nil, err
