@@ -8,14 +8,17 @@
 # destination, demo-state/outgoing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh >/dev/null
+. scripts/lib.sh
+bash scripts/install-deps.sh serve
 . scripts/env.sh
+step "Building bin/tweedie" "go build ./cmd/tweedie"
 go build -o bin/tweedie ./cmd/tweedie
 state=${DEMO_STATE:-demo-state}
 port=${DEMO_PORT:-11112}
 rm -rf "$state"
 mkdir -p "$state"
 # The embedded defaults, kept on loopback for the demo.
+step "Starting tweedie serve on 127.0.0.1:$port" "state in $state, its log in $state/serve.log"
 bin/tweedie serve --listen "127.0.0.1:$port" --state "$state" > "$state/serve.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
@@ -23,9 +26,9 @@ for _ in $(seq 150); do
   bin/tweedie echo "TWEEDIE@127.0.0.1:$port" >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "== sending the demo studies to tweedie (TWEEDIE@127.0.0.1:$port)"
+step "Sending the demo studies to TWEEDIE@127.0.0.1:$port" "an undersampled brain MR study and a 16-view chest CT study (testdata/demo)"
 bin/tweedie send --calling-ae DEMO "TWEEDIE@127.0.0.1:$port" testdata/demo/mr testdata/demo/ct
-echo "== reconstructing (MR: 4 slices, CT: 1 slice; dds on the CPU takes a minute or so)"
+step "Waiting for the reconstructions" "MR: 4 slices, CT: 1 slice; dds on the CPU takes a minute or so"
 want=5
 deadline=$((SECONDS + 900))
 while :; do
@@ -41,10 +44,10 @@ while :; do
   fi
   sleep 1
 done
-echo "== the reconstructed series are in $state/outgoing:"
+step "The reconstructed series are in $state/outgoing:"
 ls "$state/outgoing"
 bin/tweedie preview --out-dir "$state/previews" --copy-to "$state/series" "$state"/outgoing/*.dcm
-echo "== previews in $state/previews, the series one per folder in $state/series; the audit trail is $state/audit.log"
+step "Previews in $state/previews, the series one per folder in $state/series; the audit trail is $state/audit.log"
 # Score each series against the image its raw data were simulated from (the
 # MR series has the 4 slices, the CT series the single one).
 for d in "$state"/series/*/; do
