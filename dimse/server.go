@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,23 @@ type ServerConfig struct {
 	IdleTimeout time.Duration
 	// DIMSETimeout bounds each wait for the next fragment of a message under way.
 	DIMSETimeout time.Duration
+	// WriteTimeout bounds each PDU written to a peer: one that stops
+	// reading ends its association when it expires (ul.Config.WriteTimeout).
+	// Zero: DIMSETimeout.
+	WriteTimeout time.Duration
+	// MaxPending caps the connections not yet associated: from the TCP
+	// accept until the A-ASSOCIATE-AC (or, after a rejection, the close),
+	// TLS handshake included. When a new connection finds them all taken,
+	// the oldest one is closed to make room: a legitimate peer sends its
+	// A-ASSOCIATE-RQ at once, one that stalls is the likeliest to be
+	// hostile, and a flood of stalled connections then only shortens the
+	// wait it is given (PS3.8 §9.1.5 lets the acceptor close at any time
+	// before the association). Zero: DefaultMaxPending.
+	MaxPending int
+	// MaxPendingPerAddress caps the connections not yet associated from one
+	// source address; further connections from it are closed at accept,
+	// before a byte is read. Zero: DefaultMaxPendingPerAddress.
+	MaxPendingPerAddress int
 	// TLS, when set, makes the listener speak DICOM TLS (PS3.15 Annex B.1);
 	// require client certificates with tls.Config.ClientAuth.
 	TLS *tls.Config
@@ -65,17 +83,41 @@ type Event struct {
 	Err         error
 }
 
+// Defaults of the pre-association limits.
+const (
+	DefaultMaxPending           = 128
+	DefaultMaxPendingPerAddress = 16
+)
+
+// shutdownAbortGrace is how long Shutdown lets its A-ABORTs go out, once the
+// drain time is over, before it closes the transports under them.
+const shutdownAbortGrace = time.Second
+
 // Server is a DICOM acceptor (an SCP for Verification and Storage).
+//
+// Lock order: Server.mu before nothing; it is never held while writing to
+// a peer or calling into a ul.Conn, so no peer can hold it.
 type Server struct {
 	cfg ServerConfig
 
-	mu       sync.Mutex
-	conns    map[*ul.Conn]struct{}
-	active   int
-	closing  bool
-	ln       net.Listener
-	wg       sync.WaitGroup
-	rejectWG sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[*peerConn]struct{}
+	pending   int                // conns not yet associated
+	pendingBy map[netip.Addr]int // the same by source address
+	active    int
+	closing   bool
+	ln        net.Listener
+	wg        sync.WaitGroup
+	refusals  refusalLog
+}
+
+// peerConn is one accepted transport connection.
+type peerConn struct {
+	raw     net.Conn   // the TCP connection (under TLS too): closing it takes no lock
+	addr    netip.Addr // the source address, unmapped
+	since   time.Time  // accepted at
+	pending bool       // counted in pending and pendingBy
+	ul      *ul.Conn   // once the upper layer runs; guarded by Server.mu
 }
 
 // NewServer returns a server; defaults fill unset fields.
@@ -104,7 +146,16 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.DIMSETimeout <= 0 {
 		cfg.DIMSETimeout = 60 * time.Second
 	}
-	return &Server{cfg: cfg, conns: map[*ul.Conn]struct{}{}}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = cfg.DIMSETimeout
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.MaxPendingPerAddress <= 0 {
+		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
+	return &Server{cfg: cfg, conns: map[*peerConn]struct{}{}, pendingBy: map[netip.Addr]int{}}
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -119,11 +170,10 @@ func (s *Server) ListenAndServe(addr string) error {
 	return s.Serve(ln)
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. TLS, when configured, is
+// layered on each connection after the checks at accept, so that refused
+// addresses cost no handshake.
 func (s *Server) Serve(ln net.Listener) error {
-	if s.cfg.TLS != nil {
-		ln = tls.NewListener(ln, s.cfg.TLS)
-	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -156,15 +206,114 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		pc := s.admit(nc)
+		if pc == nil {
+			continue
+		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.handleConn(nc)
+			defer s.forget(pc)
+			s.handleConn(pc)
 		}()
 	}
+}
+
+// admit applies the checks that need only the source address, at accept,
+// before a byte is read or a goroutine started: the address allowlist
+// (PS3.15 §B.1 leaves access control to the node; PS3.8 has no means to
+// refuse a transport connection but to close it), the per-address limit on
+// connections not yet associated, and the total one (which evicts the
+// oldest). It returns nil when nc was closed.
+func (s *Server) admit(nc net.Conn) *peerConn {
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		addr = ap.Addr().Unmap()
+	}
+	if !s.cfg.addressAllowed(addr) {
+		// A Security Alert as when the A-ASSOCIATE-RQ was rejected for
+		// the address, without reading it.
+		reason := "source address " + addr.String() + " not allowed (connection closed at accept)"
+		s.cfg.Log.Warn().Str("peer", nc.RemoteAddr().String()).Msg("connection refused: source address not allowed")
+		s.emit(Event{Kind: EventAssociationRejected, Remote: nc.RemoteAddr().String(), Reason: reason})
+		nc.Close()
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		nc.Close()
+		return nil
+	}
+	if s.pendingBy[addr] >= s.cfg.MaxPendingPerAddress {
+		s.refusals.note(s.cfg.Log, addr, fmt.Sprintf("%d connections from this address not yet associated", s.cfg.MaxPendingPerAddress))
+		nc.Close()
+		return nil
+	}
+	if s.pending >= s.cfg.MaxPending {
+		var oldest *peerConn
+		for c := range s.conns {
+			if c.pending && (oldest == nil || c.since.Before(oldest.since)) {
+				oldest = c
+			}
+		}
+		if oldest != nil {
+			s.refusals.note(s.cfg.Log, oldest.addr, fmt.Sprintf("closed after %s without an association: %d connections not yet associated",
+				time.Since(oldest.since).Round(time.Millisecond), s.cfg.MaxPending))
+			s.leavePendingLocked(oldest)
+			oldest.raw.Close()
+		}
+	}
+	pc := &peerConn{raw: nc, addr: addr, since: time.Now(), pending: true}
+	s.conns[pc] = struct{}{}
+	s.pending++
+	s.pendingBy[addr]++
+	s.wg.Add(1)
+	return pc
+}
+
+// leavePendingLocked takes c out of the pre-association counts; s.mu is held.
+func (s *Server) leavePendingLocked(c *peerConn) {
+	if !c.pending {
+		return
+	}
+	c.pending = false
+	s.pending--
+	if s.pendingBy[c.addr]--; s.pendingBy[c.addr] <= 0 {
+		delete(s.pendingBy, c.addr)
+	}
+}
+
+func (s *Server) forget(c *peerConn) {
+	s.mu.Lock()
+	s.leavePendingLocked(c)
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.raw.Close()
+}
+
+func (p *Policy) addressAllowed(addr netip.Addr) bool {
+	return len(p.AllowedNetworks) == 0 || slices.ContainsFunc(p.AllowedNetworks, func(n netip.Prefix) bool { return n.Contains(addr) })
+}
+
+// refusalLog logs connections refused for the limits at most once a second,
+// with a count of those not logged: a flood must not become a flood of log
+// lines.
+type refusalLog struct {
+	last       time.Time
+	suppressed int
+}
+
+// note is called with Server.mu held.
+func (r *refusalLog) note(log zerolog.Logger, addr netip.Addr, why string) {
+	if now := time.Now(); now.Sub(r.last) >= time.Second {
+		log.Warn().Str("peer", addr.String()).Int("not_logged_since", r.suppressed).Str("reason", why).Msg("connection refused before association")
+		r.last, r.suppressed = now, 0
+		return
+	}
+	r.suppressed++
 }
 
 // Addr returns the listening address once Serve has started.
@@ -177,13 +326,24 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Shutdown stops accepting, lets associations in flight finish until ctx is
-// done, then aborts the rest.
+// Shutdown stops accepting, closes the connections not yet associated, lets
+// associations in flight finish until ctx is done, then aborts the rest
+// (A-ABORT, PS3.8 §7.3) and, after at most shutdownAbortGrace, closes their
+// transports whether or not the A-ABORT went out. No peer can make it wait
+// longer: a peer that does not read blocks only its own writer, and the
+// server's lock is never held while writing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	for c := range s.conns {
+		if c.pending {
+			// In the TLS handshake, before the A-ASSOCIATE-RQ or after a
+			// rejection: nothing in flight to wait for.
+			c.raw.Close()
+		}
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -194,11 +354,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
+	conns := make([]*peerConn, 0, len(s.conns))
 	for c := range s.conns {
-		c.Abort(pdu.AbortSourceUser, pdu.AbortNotSpecified, errors.New("server shutting down"))
+		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	var aborts sync.WaitGroup
+	cause := errors.New("server shutting down")
+	for _, c := range conns {
+		s.mu.Lock()
+		u := c.ul
+		s.mu.Unlock()
+		if u == nil {
+			c.raw.Close()
+			continue
+		}
+		aborts.Add(1)
+		go func() {
+			defer aborts.Done()
+			u.Abort(pdu.AbortSourceUser, pdu.AbortNotSpecified, cause)
+		}()
+	}
+	t := time.NewTimer(shutdownAbortGrace)
+	select {
+	case <-done:
+	case <-t.C:
+		for _, c := range conns {
+			c.raw.Close()
+		}
+	}
+	t.Stop()
 	<-done
+	aborts.Wait()
 	return ctx.Err()
 }
 
@@ -208,10 +395,13 @@ func (s *Server) emit(e Event) {
 	}
 }
 
-func (s *Server) handleConn(nc net.Conn) {
+func (s *Server) handleConn(p *peerConn) {
+	nc := p.raw
 	log := s.cfg.Log.With().Str("peer", nc.RemoteAddr().String()).Logger()
 	tlsPeer := ""
-	if tc, ok := nc.(*tls.Conn); ok {
+	if s.cfg.TLS != nil {
+		tc := tls.Server(nc, s.cfg.TLS)
+		nc = tc
 		_ = tc.SetDeadline(time.Now().Add(s.cfg.ARTIM))
 		if err := tc.Handshake(); err != nil {
 			log.Warn().Err(err).Msg("TLS handshake failed")
@@ -224,16 +414,11 @@ func (s *Server) handleConn(nc net.Conn) {
 			tlsPeer = st.PeerCertificates[0].Subject.String()
 		}
 	}
-	c := ul.Accept(nc, ul.Config{ARTIM: s.cfg.ARTIM, MaxReceivePDU: s.cfg.MaxPDU})
+	c := ul.Accept(nc, ul.Config{ARTIM: s.cfg.ARTIM, MaxReceivePDU: s.cfg.MaxPDU, WriteTimeout: s.cfg.WriteTimeout})
 	s.mu.Lock()
-	s.conns[c] = struct{}{}
+	p.ul = c
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
+	defer c.Close()
 
 	ind, err := c.Next()
 	if err != nil {
@@ -263,6 +448,7 @@ func (s *Server) handleConn(nc net.Conn) {
 				Reason: fmt.Sprintf("limit of %d concurrent associations reached", s.cfg.MaxAssociations)}
 		} else {
 			s.active++
+			s.leavePendingLocked(p)
 		}
 		s.mu.Unlock()
 	}

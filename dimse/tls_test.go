@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
 	"net/netip"
@@ -117,14 +116,26 @@ func TestTLSWithClientCertificates(t *testing.T) {
 func TestSourceAddressAllowlist(t *testing.T) {
 	events := make(chan Event, 16)
 	_, addr := startServer(t, ServerConfig{Policy: Policy{AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
-		OnEvent: func(e Event) { events <- e }})
+		ARTIM: time.Minute, OnEvent: func(e Event) { events <- e }})
+	// The address suffices, so it is checked at accept: the connection is
+	// closed before the A-ASSOCIATE-RQ is read (a peer that sends nothing
+	// is closed long before ARTIM), and no association can be negotiated.
+	p := dialParrot(t, addr)
+	p.expectClosed()
+	if e := <-events; e.Kind != EventAssociationRejected || !strings.Contains(e.Reason, "127.0.0.1") {
+		t.Errorf("no audit event naming the address: %+v", e)
+	}
 	cl := &Client{CallingAE: "SCU"}
-	_, err := cl.Associate(context.Background(), addr, "TWEEDIE", echoContexts())
-	var rj *RejectedError
-	if !errors.As(err, &rj) || rj.RJ.Reason != pdu.RejectNoReason || rj.RJ.Result != pdu.RejectPermanent {
-		t.Fatalf("association from a refused address: %v", err)
+	if _, err := cl.Associate(context.Background(), addr, "TWEEDIE", echoContexts()); err == nil {
+		t.Fatal("association from a refused address succeeded")
 	}
 	if e := <-events; e.Kind != EventAssociationRejected || !strings.Contains(e.Reason, "127.0.0.1") {
 		t.Errorf("no audit event naming the address: %+v", e)
+	}
+	// Negotiate keeps its own check (a policy used without the server).
+	pol := Policy{AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	_, _, rej := pol.Negotiate(&pdu.AssociateRQ{ApplicationContext: pdu.ApplicationContext}, netip.MustParseAddr("127.0.0.1"))
+	if rej == nil || rej.RJ.Reason != pdu.RejectNoReason || rej.RJ.Result != pdu.RejectPermanent {
+		t.Fatalf("Negotiate from a refused address: %+v", rej)
 	}
 }

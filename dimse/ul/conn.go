@@ -16,6 +16,9 @@ import (
 // DefaultARTIM is the association request/reject/release timer, PS3.8 §9.1.5.
 const DefaultARTIM = 30 * time.Second
 
+// DefaultWriteTimeout bounds each write when Config.WriteTimeout is zero.
+const DefaultWriteTimeout = 60 * time.Second
+
 // Config holds the upper-layer parameters of one connection.
 type Config struct {
 	// ARTIM bounds the wait for an A-ASSOCIATE-RQ after the transport opens,
@@ -23,6 +26,12 @@ type Config struct {
 	ARTIM time.Duration
 	// MaxReceivePDU is the maximum P-DATA-TF length this node announced.
 	MaxReceivePDU uint32
+	// WriteTimeout bounds each write of a PDU to the transport. A peer that
+	// stops reading fills the socket buffers and would otherwise hold the
+	// writer, and the lock that serialises writes, forever; when it expires
+	// the transport is closed and the association ends as after a transport
+	// failure (Evt17, A-P-ABORT, PS3.8 §7.4). Zero: DefaultWriteTimeout.
+	WriteTimeout time.Duration
 	// Trace, when set, is called for every transition (for debug logging).
 	Trace func(from State, e Event, a Action, to State)
 }
@@ -80,6 +89,8 @@ var (
 	ErrTimeout          = errors.New("timed out waiting for the peer")
 	ErrNotEstablished   = errors.New("no association established")
 	ErrInvalidPrimitive = errors.New("primitive not allowed in this state")
+	// ErrWriteTimeout: the peer did not take a PDU within the write timeout.
+	ErrWriteTimeout = errors.New("peer stopped reading (write timed out)")
 )
 
 // Conn is the upper-layer provider of one association: it owns the transport
@@ -104,6 +115,9 @@ type Conn struct {
 func newConn(nc net.Conn, cfg Config, requestor bool) *Conn {
 	if cfg.ARTIM <= 0 {
 		cfg.ARTIM = DefaultARTIM
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	c := &Conn{nc: nc, cfg: cfg, requestor: requestor, state: Sta1}
 	// A read buffer turns the header-then-body reads of small PDUs (commands,
@@ -194,7 +208,31 @@ func (c *Conn) fire(e Event) Action {
 
 // write sends one PDU; c.mu is held.
 func (c *Conn) write(p pdu.PDU) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 	_, err := c.nc.Write(pdu.Encode(p))
+	return c.writeFailed(err)
+}
+
+// writeFailed ends the association after a failed write: part of a PDU may
+// have been sent, so the stream is unusable. It is a transport failure, Evt17
+// (AA-4 in most states: A-P-ABORT indication, → Sta1), whatever the peer
+// sees. c.mu is held; nil passes through.
+func (c *Conn) writeFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w after %s: %v", ErrWriteTimeout, c.cfg.WriteTimeout, err)
+	} else {
+		err = fmt.Errorf("writing to the peer: %w", err)
+	}
+	if c.state != Sta1 {
+		c.fire(Evt17)
+		c.state = Sta1
+	}
+	c.artimAt = time.Time{}
+	c.closeTransport()
+	c.setTerminal(err)
 	return err
 }
 
@@ -433,7 +471,8 @@ func (c *Conn) SendPData(contextID, header byte, data []byte) error {
 		return fmt.Errorf("%w: P-DATA in %s", ErrInvalidPrimitive, c.state)
 	}
 	c.fire(Evt9)
-	return pdu.WritePData(c.nc, contextID, header, data)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	return c.writeFailed(pdu.WritePData(c.nc, contextID, header, data))
 }
 
 // Release sends an A-RELEASE-RQ (Evt11, AR-1 → Sta7) and waits for the
@@ -525,6 +564,13 @@ func (c *Conn) abortLocked(source, reason byte, cause error) {
 		}
 	}
 }
+
+// Drop closes the transport at once without waiting for the state machine's
+// lock, which a writer blocked on a peer that does not read may hold until
+// its write timeout. A blocked Next or write returns an error, and the
+// association ends as after a transport failure. It is the last resort of a
+// shutdown that has given Abort its chance; safe from any goroutine.
+func (c *Conn) Drop() { c.closeTransport() }
 
 // Close drops the transport at once; it is for shutdown paths after an abort.
 func (c *Conn) Close() error {
