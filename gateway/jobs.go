@@ -410,7 +410,7 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 	w.o.Audit.Event("job-finished", AuditInstancesAccessed, AuditEventID{}, "C", OutcomeSuccess).Str("job", job.ID).
 		Str("kind", job.Kind).Str("worker", w.id).Str("study_uid", job.StudyUID).Str("series_uid", job.SeriesUID).
 		Strs("destinations", job.Destinations).Int("outputs", len(outputs)).Int("attempt", attempt).Send()
-	log.Info().Int("outputs", len(outputs)).Dur("took", time.Since(t0)).Msg("job finished")
+	log.Info().Int("outputs", len(outputs)).Dur("took", time.Since(t0).Round(time.Millisecond)).Msg("job finished")
 	if err := m.DoubleAck(ctx); err != nil {
 		log.Warn().Err(err).Msg("acknowledgement not confirmed; a redelivery will find the job done")
 	}

@@ -18,97 +18,6 @@ import (
 	"github.com/tweedie-recon/tweedie/reconstruct"
 )
 
-// acquisition is the assembled raw data of one acquisition.
-type acquisition struct {
-	header rawdata.Header
-	input  *reconstruct.Input
-}
-
-// loadAcquisitions reads raw-data files and groups them by acquisition UID.
-func loadAcquisitions(paths []string) ([]acquisition, error) {
-	mr := map[string][]*rawdata.MRKSpace{}
-	ct := map[string][]*rawdata.CTSinogram{}
-	var order []string
-	for _, p := range paths {
-		obj, err := rawdata.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		switch o := obj.(type) {
-		case *rawdata.MRKSpace:
-			if mr[o.Acquisition.UID] == nil {
-				order = append(order, o.Acquisition.UID)
-			}
-			mr[o.Acquisition.UID] = append(mr[o.Acquisition.UID], o)
-		case *rawdata.CTSinogram:
-			if ct[o.Acquisition.UID] == nil {
-				order = append(order, o.Acquisition.UID)
-			}
-			ct[o.Acquisition.UID] = append(ct[o.Acquisition.UID], o)
-		}
-	}
-	var out []acquisition
-	for _, uid := range order {
-		if parts, ok := mr[uid]; ok {
-			k, err := rawdata.AssembleMR(parts)
-			if err != nil {
-				return nil, fmt.Errorf("acquisition %s: %w", uid, err)
-			}
-			out = append(out, acquisition{header: k.Header, input: &reconstruct.Input{MR: &reconstruct.MRInput{
-				Slices: k.Slices, Coils: k.Coils, Rows: k.Rows, Cols: k.Cols, KSpace: k.Data, Mask: k.Mask,
-				ImageRows: k.ImageRows, ImageCols: k.ImageCols}}})
-			continue
-		}
-		s, err := rawdata.AssembleCT(ct[uid])
-		if err != nil {
-			return nil, fmt.Errorf("acquisition %s: %w", uid, err)
-		}
-		out = append(out, acquisition{header: s.Header, input: &reconstruct.Input{CT: &reconstruct.CTInput{
-			Slices: s.Slices, Views: s.Views, Detectors: s.Detectors, Sinogram: s.Data, AnglesDeg: s.AnglesDeg,
-			Beam: s.Beam, DetectorSpacing: s.DetectorSpacing, DetectorOffset: s.DetectorOffset, SourceIso: s.SourceIso,
-			SourceDet: s.SourceDet, ImageSize: s.ImageRows, PixelMM: s.PixelSpacing[0], MuWater: s.MuWater}}})
-	}
-	return out, nil
-}
-
-// seriesFor makes the derived series of a reconstruction. Its UIDs are a
-// function of the acquisition, the reconstructor and its parameters, so the
-// same reconstruction done twice is the same series, not a second copy.
-func seriesFor(a acquisition, name string, params map[string]string, out *reconstruct.Output, seriesNumber int, salt string) *derived.Series {
-	var keys []string
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var kv []string
-	for _, k := range keys {
-		kv = append(kv, k+"="+params[k])
-	}
-	seriesUID := rawdata.DeriveUID("tweedie-series", a.header.Acquisition.UID, name, strings.Join(kv, ","), salt)
-	if seriesNumber == 0 {
-		seriesNumber = a.header.SeriesNumber + 1000
-	}
-	return &derived.Series{Source: a.header, Volume: out.Volume, Slices: out.Slices, Rows: out.Rows, Cols: out.Cols,
-		SeriesInstanceUID: seriesUID, SeriesNumber: seriesNumber, SeriesDescription: out.Description,
-		SOPInstanceUID: func(i int) string { return rawdata.DeriveUID(seriesUID, fmt.Sprint(i)) }}
-}
-
-// writeSeries writes the reconstruction and, when the method drew several
-// posterior samples, its standard-deviation map as a second derived series.
-func writeSeries(dir string, a acquisition, name string, params map[string]string, out *reconstruct.Output, seriesNumber int, salt string) ([]string, error) {
-	paths, err := derived.Write(dir, seriesFor(a, name, params, out, seriesNumber, salt), derived.Options{})
-	if err != nil || out.Uncertainty == nil {
-		return paths, err
-	}
-	if seriesNumber != 0 {
-		seriesNumber++
-	} else {
-		seriesNumber = a.header.SeriesNumber + 1001
-	}
-	std, err := derived.Write(dir, seriesFor(a, name+"-std", params, out.Uncertainty, seriesNumber, salt), derived.Options{})
-	return append(paths, std...), err
-}
-
 func cmdRecon(args []string) int {
 	fs := flag.NewFlagSet("recon", flag.ExitOnError)
 	name := fs.String("reconstructor", "", "reconstructor ("+strings.Join(reconstruct.Names(), ", ")+")")
@@ -129,8 +38,9 @@ func cmdRecon(args []string) int {
 		return 2
 	}
 	lvl, _ := zerolog.ParseLevel(*level)
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger().Level(lvl)
-	if _, err := loadConfig(*cfgPath); err != nil {
+	log := zerolog.New(consoleWriter(os.Stderr, time.TimeOnly)).With().Timestamp().Logger().Level(lvl)
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 		return 2
 	}
@@ -139,7 +49,7 @@ func cmdRecon(args []string) int {
 		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 		return 2
 	}
-	acqs, err := loadAcquisitions(fs.Args())
+	acqs, err := pipeline.Load(fs.Args())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 		return 1
@@ -152,21 +62,22 @@ func cmdRecon(args []string) int {
 		fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 		return 1
 	}
+	score := scoreRuntime(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for _, a := range acqs {
 		start := time.Now()
-		out, err := reconstruct.Run(ctx, *name, a.input, params, log)
+		out, err := reconstruct.Run(ctx, *name, a.Input, params, reconstruct.Env{Log: log, Score: score})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1
 		}
-		paths, err := writeSeries(*outDir, a, *name, params, out, *seriesNumber, "")
+		paths, err := pipeline.WriteSeries(*outDir, a, *name, params, out, *seriesNumber, "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "tweedie recon:", err)
 			return 1
 		}
-		log.Info().Str("reconstructor", *name).Int("slices", out.Slices).Dur("took", time.Since(start)).
+		log.Info().Str("reconstructor", *name).Int("slices", out.Slices).Dur("took", time.Since(start).Round(time.Millisecond)).
 			Str("out", *outDir).Msg(out.Description)
 		fmt.Printf("%s: %d images in %s (%.2f s)\n", out.Description, len(paths), *outDir, time.Since(start).Seconds())
 		if *export != "" {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"gopkg.in/yaml.v3"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,99 +18,34 @@ import (
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/gateway"
+	"github.com/tweedie-recon/tweedie/pipeline"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
 	"github.com/tweedie-recon/tweedie/systemd"
 )
 
-func newLogger(c conf.LogConfig, w io.Writer) zerolog.Logger {
-	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
-	}
-	lvl, err := zerolog.ParseLevel(c.Level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	return zerolog.New(w).With().Timestamp().Logger().Level(lvl)
-}
-
 // loadConfig reads the configuration (the embedded defaults when path is
-// empty) and checks the routing rules against the destinations and
+// empty, the embedded routing among them when the file has no routing
+// section) and checks the routing rules against the destinations and the
 // reconstructors, reporting every problem at once.
-// It also hands the onnx section to the diffusion reconstructors.
 func loadConfig(path string) (*conf.Config, error) {
-	var c *conf.Config
+	check := gateway.ConfigCheck(pipeline.Runners(nil))
 	if path == "" {
-		c = conf.Default()
-		if errs := gateway.ConfigCheck(runners())(c); len(errs) > 0 {
+		c := conf.Default()
+		if errs := check(c); len(errs) > 0 {
 			return nil, fmt.Errorf("defaults: %s", strings.Join(errs, "\n"))
 		}
-	} else {
-		var err error
-		if c, err = conf.LoadChecked(path, gateway.ConfigCheck(runners())); err != nil {
-			return nil, err
-		}
+		return c, nil
 	}
-	if c.Routing.Kind == 0 {
-		if err := defaultRouting(c); err != nil {
-			return nil, err
-		}
-	}
+	return conf.LoadChecked(path, check)
+}
+
+// scoreRuntime is the diffusion reconstructors' runtime for the
+// configuration's onnx section, opened at the first diffusion job.
+func scoreRuntime(c *conf.Config) *reconstruct.ScoreRuntime {
 	o := c.ONNX
-	reconstruct.SetScoreRuntime(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models})
-	return c, nil
+	return reconstruct.NewScoreRuntime(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models})
 }
-
-// defaultRouting installs the embedded routing when the configuration has
-// none: MR k-space goes to dds, CT sinograms to dds (mbir when the
-// acquisition has several slices), each delivered to every destination (the
-// folder destination, or the configured PACS); any other series is
-// discarded with an audit event — a reconstruction node does not send a
-// PACS back its own images unless a rule says so.
-func defaultRouting(c *conf.Config) error {
-	var names []string
-	for _, d := range c.EffectiveDestinations() {
-		names = append(names, d.Name)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(fmt.Sprintf(embeddedRouting, strings.Join(names, ", "))), &doc); err != nil {
-		return err
-	}
-	c.Routing = *doc.Content[0]
-	return nil
-}
-
-// embeddedRouting is the default routing; %[1]s is the destination list.
-const embeddedRouting = `
-rules:
-  - name: mr-kspace
-    description: undersampled MR k-space (docs/raw-data.md) to the diffusion prior
-    match:
-      all:
-        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
-        - "(0077,1001)": {equals: MR_KSPACE}
-    actions: [{reconstruct: {reconstructor: dds, destinations: [%[1]s]}}]
-    stop: true
-  - name: ct-sinogram-volume
-    description: sparse-view CT volumes to DiffusionMBIR (2D prior, TV along z)
-    match:
-      all:
-        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
-        - "(0077,1001)": {equals: CT_SINOGRAM}
-        - "(0077,1014)": {gt: 1}
-    actions: [{reconstruct: {reconstructor: mbir, destinations: [%[1]s]}}]
-    stop: true
-  - name: ct-sinogram
-    description: sparse-view CT slices to the diffusion prior
-    match:
-      all:
-        - SOPClassUID: {equals: 1.2.840.10008.5.1.4.1.1.66}
-        - "(0077,1001)": {equals: CT_SINOGRAM}
-    actions: [{reconstruct: {reconstructor: dds, destinations: [%[1]s]}}]
-    stop: true
-fallback:
-  - discard: {reason: not tweedie raw data}
-`
 
 func serverTLS(t conf.TLSConfig) (*tls.Config, error) {
 	if t.Cert == "" {
@@ -171,11 +105,8 @@ func cmdServe(args []string) int {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
-	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: runners(), TLS: tlsCfg})
+	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: pipeline.Runners(scoreRuntime(cfg)), TLS: tlsCfg})
 }
-
-// runners are the reconstructors this binary offers; the reconstruct
-// package's registry joins here when it exists.
 
 // runNode starts a node, tells systemd it is ready (sd_notify), feeds the
 // watchdog, and on SIGTERM or SIGINT stops it gracefully: no new
@@ -252,10 +183,26 @@ func cmdConfig(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: tweedie config check FILE")
 		return 2
 	}
-	if _, err := conf.LoadChecked(args[1], gateway.ConfigCheck(runners())); err != nil {
+	c, err := loadConfig(args[1])
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	fmt.Printf("%s: ok\n", args[1])
+	// The routing serve would run: the file's, or the embedded one with the
+	// file's destinations.
+	b, err := yaml.Marshal(&c.Routing)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if c.RoutingDefault {
+		fmt.Println("routing (embedded, conf/defaults.yaml):")
+	} else {
+		fmt.Println("routing:")
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		fmt.Println("  " + l)
+	}
 	return 0
 }
