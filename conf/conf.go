@@ -43,8 +43,12 @@ type Config struct {
 	ONNX ONNXConfig `yaml:"onnx"`
 	// Routing is the rules section (rules and fallback, see the rules
 	// package), kept as a YAML node so that it is parsed with the file's
-	// line numbers. Absent: every series is forwarded to every destination.
+	// line numbers. A file without one gets the embedded routing of
+	// defaults.yaml, its destinations filled in (see DefaultRouting): the
+	// one default that serve, worker, config check and rules test all use.
 	Routing yaml.Node `yaml:"routing"`
+	// RoutingDefault reports that Routing is the embedded one.
+	RoutingDefault bool `yaml:"-"`
 }
 
 // ONNXConfig is the ONNX Runtime section (docs/models.md).
@@ -312,7 +316,11 @@ func parseChecked(b []byte, name string, checks ...Check) (*Config, error) {
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(b, &root)
-	errs = append(errs, c.validate(lineIndex(&root))...)
+	lines := lineIndex(&root)
+	errs = append(errs, c.validate(lines)...)
+	if _, given := lines["routing"]; !given || name == "defaults" {
+		c.Routing, c.RoutingDefault = c.defaultRouting(), true
+	}
 	for _, chk := range checks {
 		errs = append(errs, chk(c)...)
 	}
@@ -524,6 +532,51 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// everyDestination is the placeholder of the embedded routing's actions
+// for "every effective destination".
+const everyDestination = "every-destination"
+
+// defaultRouting returns the embedded routing (defaults.yaml) with each
+// action's destination list set to every effective destination.
+func (c *Config) defaultRouting() yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(defaultsYAML, &doc); err != nil {
+		panic("embedded defaults are invalid: " + err.Error())
+	}
+	var routing *yaml.Node
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "routing" {
+			routing = top.Content[i+1]
+		}
+	}
+	if routing == nil {
+		panic("embedded defaults have no routing section")
+	}
+	var names []*yaml.Node
+	for _, d := range c.EffectiveDestinations() {
+		names = append(names, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: d.Name})
+	}
+	var fill func(n *yaml.Node)
+	fill = func(n *yaml.Node) {
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 1 && n.Content[0].Value == everyDestination {
+			line, col := n.Content[0].Line, n.Content[0].Column
+			n.Content = nil
+			for _, nm := range names {
+				cp := *nm
+				cp.Line, cp.Column = line, col
+				n.Content = append(n.Content, &cp)
+			}
+			return
+		}
+		for _, ch := range n.Content {
+			fill(ch)
+		}
+	}
+	fill(routing)
+	return *routing
 }
 
 // DefaultDestination is the name of the folder destination used when the

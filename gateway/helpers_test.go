@@ -61,6 +61,19 @@ func testConfig(t *testing.T, yamlText string, runners ...map[string]Runner) *co
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.RoutingDefault {
+		// Without a routing section of its own a test node forwards every
+		// series to every destination (not the embedded reconstruction
+		// routing, which needs the reconstructors).
+		var names []string
+		for _, d := range c.EffectiveDestinations() {
+			names = append(names, d.Name)
+		}
+		yamlText += fmt.Sprintf("routing:\n  fallback:\n    - forward: {destinations: [%s]}\n", strings.Join(names, ", "))
+		if c, err = conf.Parse([]byte(mergeYAML(base, yamlText)), "test.yaml", ConfigCheck(Runners(extra))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return c
 }
 

@@ -29,7 +29,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
-	"gopkg.in/yaml.v3"
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/dimse"
@@ -91,20 +90,13 @@ func Runners(extra map[string]Runner) map[string]Runner {
 	return out
 }
 
-// RoutingRules parses the configuration's routing section, or builds the
-// default (forward every series to every destination) when there is none.
+// RoutingRules parses the configuration's routing section. conf fills in
+// the embedded routing (conf/defaults.yaml) when a file has none, so serve,
+// worker, config check and rules test all run the same one; the gateway has
+// no default of its own.
 func RoutingRules(c *conf.Config) (*rules.Set, error) {
 	if c.Routing.Kind == 0 {
-		var names []string
-		for _, d := range c.EffectiveDestinations() {
-			names = append(names, d.Name)
-		}
-		var n yaml.Node
-		b := fmt.Sprintf("fallback:\n  - forward: {destinations: [%s]}\n", strings.Join(names, ", "))
-		if err := yaml.Unmarshal([]byte(b), &n); err != nil {
-			return nil, err
-		}
-		return rules.Parse(&n)
+		return nil, errors.New("the configuration has no routing section (conf.Load and conf.Default fill in the embedded one)")
 	}
 	return rules.Parse(&c.Routing)
 }

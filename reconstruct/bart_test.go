@@ -148,7 +148,7 @@ type comparison struct {
 func compareWithBART(t testing.TB, c mrCase, method string, params map[string]string, picsArgs []string) comparison {
 	in, ref, actual := simulateMR(t, c)
 	start := time.Now()
-	out, err := Run(context.Background(), method, in, params, zerolog.Nop())
+	out, err := Run(context.Background(), method, in, params, Env{Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

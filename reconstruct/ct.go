@@ -6,8 +6,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tweedie-recon/tweedie/sinogram"
 )
 
@@ -50,7 +48,8 @@ func (c *CTInput) Projector() (*sinogram.Projector, error) {
 	return nil, fmt.Errorf("beam geometry %q, want PARALLEL or FAN", c.Beam)
 }
 
-func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
+func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, env Env) (*Output, error) {
+	log := env.Log
 	ct := in.CT
 	proj, err := ct.Projector()
 	if err != nil {

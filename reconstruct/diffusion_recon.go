@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -48,37 +47,6 @@ func init() {
 	}{{"dds", diffusion.DDS, false}, {"score-mri", diffusion.ScoreMRI, false}, {"dps", diffusion.DPS, false}, {"mbir", diffusion.DDS, true}} {
 		Register(&diffusionRecon{name: m.name, method: m.method, mbir: m.mbir})
 	}
-}
-
-var (
-	scoreMu     sync.Mutex
-	scoreConfig onnx.Config
-	scoreRT     *onnx.Runtime
-)
-
-// SetScoreRuntime sets the score-model runtime's configuration (the
-// configuration file's onnx section) before the first diffusion
-// reconstruction; fields left empty come from the environment
-// (ONNXRUNTIME_SHARED_LIBRARY_PATH, TWEEDIE_ONNX_DEVICE,
-// TWEEDIE_ONNX_THREADS, TWEEDIE_MODELS).
-func SetScoreRuntime(cfg onnx.Config) {
-	scoreMu.Lock()
-	defer scoreMu.Unlock()
-	scoreConfig, scoreRT = cfg, nil
-}
-
-func scoreRuntime(log zerolog.Logger) (*onnx.Runtime, error) {
-	scoreMu.Lock()
-	defer scoreMu.Unlock()
-	if scoreRT != nil {
-		return scoreRT, nil
-	}
-	rt, err := onnx.Open(scoreConfig, log)
-	if err != nil {
-		return nil, err
-	}
-	scoreRT = rt
-	return rt, nil
 }
 
 type diffusionRecon struct {
@@ -277,12 +245,13 @@ func denoiserFor(m *onnx.Model, rows, cols int, pad diffusion.PadMode, log zerol
 	return diffusion.Pad(den, rows, cols, pad)
 }
 
-func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
+func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, env Env) (*Output, error) {
+	log := env.Log
 	q, err := d.params(p, in.Modality())
 	if err != nil {
 		return nil, err
 	}
-	rt, err := scoreRuntime(log)
+	rt, err := env.Score.Open(log)
 	if err != nil {
 		return nil, err
 	}

@@ -43,9 +43,13 @@ func modelsDir(t *testing.T) string {
 		}
 		os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(card), 0o644)
 	}
-	SetScoreRuntime(onnx.Config{Models: dir, Device: "cpu"})
+	testScore = NewScoreRuntime(onnx.Config{Models: dir, Device: "cpu"})
 	return dir
 }
+
+// testScore is the score-model runtime of the test models that modelsDir
+// made last (tests in this package do not run in parallel).
+var testScore *ScoreRuntime
 
 func mrTestInput(t *testing.T) (*Input, []float32) {
 	vp, _ := diffusion.NewVP(1e-4, 0.02, 1000)
@@ -82,7 +86,7 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 	modelsDir(t)
 	in, truth := mrTestInput(t)
 	log := zerolog.Nop()
-	zf, err := Run(context.Background(), "zero-filled", in, nil, log)
+	zf, err := Run(context.Background(), "zero-filled", in, nil, Env{Log: log, Score: testScore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +101,7 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 		{"score-mri", map[string]string{"seed": "1", "nfe": "59", "cg_iters": "10"}},
 		{"dps", map[string]string{"seed": "1", "nfe": "60", "zeta": "0.3"}},
 	} {
-		out, err := Run(context.Background(), tc.name, in, tc.params, log)
+		out, err := Run(context.Background(), tc.name, in, tc.params, Env{Log: log, Score: testScore})
 		if err != nil {
 			t.Fatalf("%s %v: %v", tc.name, tc.params, err)
 		}
@@ -114,8 +118,8 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 			}
 		}
 	}
-	a, _ := Run(context.Background(), "dds", in, map[string]string{"seed": "5", "nfe": "10"}, log)
-	b, _ := Run(context.Background(), "dds", in, map[string]string{"seed": "5", "nfe": "10"}, log)
+	a, _ := Run(context.Background(), "dds", in, map[string]string{"seed": "5", "nfe": "10"}, Env{Log: log, Score: testScore})
+	b, _ := Run(context.Background(), "dds", in, map[string]string{"seed": "5", "nfe": "10"}, Env{Log: log, Score: testScore})
 	if relErr32(a.Volume, b.Volume) != 0 {
 		t.Error("same seed, different images")
 	}
@@ -130,12 +134,12 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 		"init=admm-tv":        "not an MR estimate",
 	} {
 		k, v, _ := strings.Cut(params, "=")
-		_, err := Run(context.Background(), "dds", in, map[string]string{k: v}, log)
+		_, err := Run(context.Background(), "dds", in, map[string]string{k: v}, Env{Log: log, Score: testScore})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error mentioning %q", params, err, want)
 		}
 	}
-	if _, err := Run(context.Background(), "fbp", in, nil, log); err == nil || !strings.Contains(err.Error(), "CT data") {
+	if _, err := Run(context.Background(), "fbp", in, nil, Env{Log: log, Score: testScore}); err == nil || !strings.Contains(err.Error(), "CT data") {
 		t.Errorf("fbp on MR data: %v", err)
 	}
 }
@@ -163,7 +167,7 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 	sino := make([]float32, 24*46)
 	p.Apply(sino, mu)
 	in.CT.Sinogram = append(append([]float32(nil), sino...), sino...)
-	fbp, err := Run(context.Background(), "fbp", in, nil, zerolog.Nop())
+	fbp, err := Run(context.Background(), "fbp", in, nil, Env{Log: zerolog.Nop(), Score: testScore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +190,7 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 		if name == "score-mri" {
 			params["gamma"] = "inf"
 		}
-		out, err := Run(context.Background(), name, in, params, zerolog.Nop())
+		out, err := Run(context.Background(), name, in, params, Env{Log: zerolog.Nop(), Score: testScore})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -207,8 +211,8 @@ func TestDiffusionReconstructorsCT(t *testing.T) {
 func TestDiffusionNoModel(t *testing.T) {
 	modelsDir(t)
 	in, _ := mrTestInput(t)
-	SetScoreRuntime(onnx.Config{Models: t.TempDir(), Device: "cpu"})
-	_, err := Run(context.Background(), "dds", in, nil, zerolog.Nop())
+	testScore = NewScoreRuntime(onnx.Config{Models: t.TempDir(), Device: "cpu"})
+	_, err := Run(context.Background(), "dds", in, nil, Env{Log: zerolog.Nop(), Score: testScore})
 	if err == nil || !strings.Contains(err.Error(), "no score model for MR images of 32×32") {
 		t.Errorf("empty models folder: %v", err)
 	}

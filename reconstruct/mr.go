@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/rs/zerolog"
-
 	"github.com/tweedie-recon/tweedie/num/fft"
 )
 
@@ -21,7 +19,7 @@ type zeroFilled struct{}
 func (zeroFilled) Name() string     { return "zero-filled" }
 func (zeroFilled) Modality() string { return "MR" }
 
-func (zeroFilled) Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error) {
+func (zeroFilled) Reconstruct(ctx context.Context, in *Input, p *Params, _ Env) (*Output, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}

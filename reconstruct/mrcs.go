@@ -73,7 +73,8 @@ var mrDefaults = map[string]struct {
 	"tv":         {0.005, 50},
 }
 
-func (m mrMethod) Reconstruct(ctx context.Context, in *Input, pp *Params, log zerolog.Logger) (*Output, error) {
+func (m mrMethod) Reconstruct(ctx context.Context, in *Input, pp *Params, env Env) (*Output, error) {
+	log := env.Log
 	mr := in.MR
 	if err := mr.check(); err != nil {
 		return nil, err

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/rs/zerolog"
 )
 
 // MRInput is multi-coil Cartesian k-space shaped (Slices, Coils, Rows, Cols)
@@ -82,8 +80,8 @@ type Reconstructor interface {
 	// Modality is "MR" or "CT", or empty for a method that takes both.
 	Modality() string
 	// Reconstruct runs the method. Parameters it does not know are errors
-	// (Params.Check); progress goes to log.
-	Reconstruct(ctx context.Context, in *Input, p *Params, log zerolog.Logger) (*Output, error)
+	// (Params.Check); progress goes to env.Log.
+	Reconstruct(ctx context.Context, in *Input, p *Params, env Env) (*Output, error)
 }
 
 var (
@@ -131,7 +129,7 @@ func namesLocked() []string {
 
 // Run looks up and runs a reconstructor after checking the modality and the
 // parameters.
-func Run(ctx context.Context, name string, in *Input, params map[string]string, log zerolog.Logger) (*Output, error) {
+func Run(ctx context.Context, name string, in *Input, params map[string]string, env Env) (*Output, error) {
 	r, err := Lookup(name)
 	if err != nil {
 		return nil, err
@@ -140,7 +138,7 @@ func Run(ctx context.Context, name string, in *Input, params map[string]string, 
 		return nil, fmt.Errorf("reconstructor %s is for %s data, the input is %s", name, r.Modality(), in.Modality())
 	}
 	p := NewParams(params)
-	out, err := r.Reconstruct(ctx, in, p, log)
+	out, err := r.Reconstruct(ctx, in, p, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

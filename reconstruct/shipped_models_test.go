@@ -26,8 +26,7 @@ func TestDDSShippedModel(t *testing.T) {
 	}
 	t.Setenv(onnx.EnvModels, "")
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	SetScoreRuntime(onnx.Config{Device: "cpu"})
-	defer SetScoreRuntime(onnx.Config{})
+	score := NewScoreRuntime(onnx.Config{Device: "cpu"})
 	const n, coils, slices = 128, 4, 2
 	maps, err := kspace.CoilMaps(n, n, kspace.CoilConfig{Coils: coils})
 	if err != nil {
@@ -72,7 +71,7 @@ func TestDDSShippedModel(t *testing.T) {
 		}
 	}
 	in := &Input{MR: &MRInput{Slices: slices, Coils: coils, Rows: n, Cols: n, KSpace: k, Mask: m}}
-	out, err := Run(context.Background(), "dds", in, map[string]string{"seed": "1", "nfe": "4"}, zerolog.Nop())
+	out, err := Run(context.Background(), "dds", in, map[string]string{"seed": "1", "nfe": "4"}, Env{Log: zerolog.Nop(), Score: score})
 	if err != nil {
 		t.Fatalf("dds with no models folder: %v", err)
 	}

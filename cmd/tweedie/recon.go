@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/tweedie-recon/tweedie/derived"
 	"github.com/tweedie-recon/tweedie/num/array"
-	"github.com/tweedie-recon/tweedie/rawdata"
+	"github.com/tweedie-recon/tweedie/pipeline"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 )
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/tweedie-recon/tweedie/gateway"
+	"github.com/tweedie-recon/tweedie/pipeline"
 )
 
 // cmdWorker runs job workers (and their outboxes) against the JetStream of
@@ -40,5 +41,5 @@ func cmdWorker(args []string) int {
 		cfg.Jobs.Workers = 1
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: runners(), Worker: true})
+	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: pipeline.Runners(scoreRuntime(cfg)), Worker: true})
 }
