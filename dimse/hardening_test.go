@@ -25,10 +25,12 @@ import (
 
 // deafPeer associates and then sends C-ECHO-RQs as fast as the server takes
 // them without ever reading a response: the server's answers fill the
-// socket buffers until its writer blocks. It returns once the server has
-// stopped reading from it for two seconds, which it does only when its one
-// goroutine is blocked writing, or when the server closed the connection
-// (then the error says so).
+// socket buffers until its writer blocks. The sending goes on in the
+// background until the connection fails (the server closed it, or the test
+// ended). deafPeer returns once the server has first stopped reading for
+// two seconds, which with the sending going on means its one goroutine is
+// blocked writing, or on an error when the server closed the connection
+// before that.
 func deafPeer(t *testing.T, addr string) (net.Conn, error) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
@@ -51,18 +53,34 @@ func deafPeer(t *testing.T, addr string) (net.Conn, error) {
 		cmd := (&msg.Command{Field: msg.CEchoRQ, MessageID: uint16(i + 1), AffectedSOPClassUID: VerificationSOPClass}).Encode()
 		burst = append(burst, pdu.Encode(&pdu.PData{Items: []pdu.PDV{{ContextID: 1, Header: pdu.PDVCommand | pdu.PDVLast, Data: cmd}}})...)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if _, err := nc.Write(burst); err != nil {
+	stalled := make(chan error, 1)
+	go func() {
+		first := true
+		for {
+			_ = nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			_, err := nc.Write(burst)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return nc, nil // the server stopped reading: its writer is stuck
+				if first {
+					stalled <- nil // the server stopped reading: its writer is stuck
+					first = false
+				}
+				continue
 			}
-			return nc, err
+			if err != nil {
+				if first {
+					stalled <- err
+				}
+				return
+			}
 		}
+	}()
+	select {
+	case err := <-stalled:
+		return nc, err
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the server kept reading for two minutes from a peer that never reads")
 	}
-	t.Fatal("the server kept reading for two minutes from a peer that never reads")
 	return nil, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/tweedie-recon/tweedie/dimse/msg"
 	"github.com/tweedie-recon/tweedie/dimse/pdu"
 	"github.com/tweedie-recon/tweedie/dimse/ul"
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
 // ServerConfig configures an acceptor: the negotiation policy, limits,
@@ -48,6 +49,11 @@ type ServerConfig struct {
 	// source address; further connections from it are closed at accept,
 	// before a byte is read. Zero: DefaultMaxPendingPerAddress.
 	MaxPendingPerAddress int
+	// Inflation bounds each Deflated Explicit VR Little Endian data set
+	// (PS3.5 §A.5), checked as its fragments arrive, before the store
+	// handler is told it is complete; see inflationStatus for the answer.
+	// A zero field takes DefaultInflation's; a negative one sets no bound.
+	Inflation part10.InflationLimit
 	// TLS, when set, makes the listener speak DICOM TLS (PS3.15 Annex B.1);
 	// require client certificates with tls.Config.ClientAuth.
 	TLS *tls.Config
@@ -88,6 +94,11 @@ const (
 	DefaultMaxPending           = 128
 	DefaultMaxPendingPerAddress = 16
 )
+
+// DefaultInflation bounds deflated data sets: 2 GiB inflated, and 200 times
+// the deflated size (plus part10.RatioSlack). Deflate cannot exceed about
+// 1032:1; images deflate 2–10:1, mostly blank ones a few tens to one.
+var DefaultInflation = part10.InflationLimit{MaxBytes: 2 << 30, MaxRatio: 200}
 
 // shutdownAbortGrace is how long Shutdown lets its A-ABORTs go out, once the
 // drain time is over, before it closes the transports under them.
@@ -154,6 +165,12 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.MaxPendingPerAddress <= 0 {
 		cfg.MaxPendingPerAddress = DefaultMaxPendingPerAddress
+	}
+	if cfg.Inflation.MaxBytes == 0 {
+		cfg.Inflation.MaxBytes = DefaultInflation.MaxBytes
+	}
+	if cfg.Inflation.MaxRatio == 0 {
+		cfg.Inflation.MaxRatio = DefaultInflation.MaxRatio
 	}
 	return &Server{cfg: cfg, conns: map[*peerConn]struct{}{}, pendingBy: map[netip.Addr]int{}}
 }
@@ -492,6 +509,36 @@ type incoming struct {
 	err     error // first error: refusal or failed write; the rest is discarded
 	bytes   int64
 	started time.Time
+	// check inflates a deflated data set as it arrives, against
+	// ServerConfig.Inflation; nil for the other transfer syntaxes.
+	check *part10.InflationCheck
+}
+
+// inflationStatus is the C-STORE answer to a deflated data set that failed
+// its check (PS3.4 Table B.2-1). Over the limit: 0xA700 "Refused: Out of
+// Resources", since the data set may be valid DICOM that this node declines
+// to spend the resources on (0xCxxx would claim it cannot be understood,
+// 0xA9xx that it does not match its SOP class); a peer that retries costs
+// at most the limit each time. A corrupt or truncated DEFLATE stream: 0xC000
+// "Error: Cannot understand". Either fails this object only: the
+// association goes on (PS3.7 §9.1.1.1.9).
+func inflationStatus(err error) error {
+	if errors.Is(err, part10.ErrInflationLimit) {
+		return &StatusError{Status: msg.StatusOutOfResources, Comment: "deflated data set exceeds the inflation limit", Err: err}
+	}
+	return &StatusError{Status: msg.StatusCannotUnderstand, Comment: "corrupt deflated data set", Err: err}
+}
+
+// abandon stops what is under way for a message that will not complete.
+func (in *incoming) abandon(why error) {
+	if in.check != nil {
+		in.check.Abort()
+		in.check = nil
+	}
+	if in.sink != nil {
+		_, _ = safeClose(in.sink, why)
+		in.sink = nil
+	}
 }
 
 // serveMessages is the SCP's message loop: it reassembles command sets,
@@ -501,8 +548,8 @@ func (s *Server) serveMessages(a *Association, log zerolog.Logger) (err error) {
 	var cmdBuf []byte
 	var cur *incoming
 	defer func() {
-		if cur != nil && cur.sink != nil {
-			_, _ = safeClose(cur.sink, fmt.Errorf("association ended during the data set: %v", err))
+		if cur != nil {
+			cur.abandon(fmt.Errorf("association ended during the data set: %v", err))
 		}
 	}()
 	for {
@@ -559,11 +606,16 @@ func (s *Server) serveMessages(a *Association, log zerolog.Logger) (err error) {
 				return a.protocolError(fmt.Sprintf("data set on context %d for a command on context %d", v.ContextID, cur.ctx.ID))
 			}
 			cur.bytes += int64(len(v.Data))
+			if cur.err == nil && cur.check != nil {
+				if _, cerr := cur.check.Write(v.Data); cerr != nil {
+					cur.err = inflationStatus(cerr)
+					cur.abandon(cur.err)
+				}
+			}
 			if cur.err == nil && cur.sink != nil {
 				if werr := safeWrite(cur.sink, v.Data); werr != nil {
 					cur.err = werr
-					_, _ = safeClose(cur.sink, werr)
-					cur.sink = nil
+					cur.abandon(werr)
 				}
 			}
 			if v.IsLast() {
@@ -609,6 +661,9 @@ func (s *Server) begin(a *Association, cmd *msg.Command, pc PresentationContext,
 			in.err = &StatusError{Status: msg.StatusNoSuchSOPClass, Comment: "storage not configured"}
 		default:
 			in.sink, in.err = safeBegin(s.cfg.Store, in.req)
+			if in.err == nil && in.sink != nil && pc.TransferSyntax == part10.DeflatedExplicitVRLittleEndian {
+				in.check = part10.NewInflationCheck(s.cfg.Inflation)
+			}
 		}
 		return in, nil
 	default:
@@ -637,6 +692,14 @@ func (s *Server) respondOther(a *Association, in *incoming) error {
 
 func (s *Server) respondStore(a *Association, in *incoming, log zerolog.Logger) error {
 	st, comment := msg.StatusSuccess, ""
+	if in.check != nil {
+		// The last fragment is in: the stream must have ended within the limit.
+		if cerr := in.check.Close(); cerr != nil && in.err == nil {
+			in.err = inflationStatus(cerr)
+			in.abandon(in.err)
+		}
+		in.check = nil
+	}
 	if in.err == nil && in.sink != nil {
 		var cerr error
 		st, cerr = safeClose(in.sink, nil)
