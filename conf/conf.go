@@ -318,7 +318,9 @@ func parseChecked(b []byte, name string, checks ...Check) (*Config, error) {
 	_ = yaml.Unmarshal(b, &root)
 	lines := lineIndex(&root)
 	errs = append(errs, c.validate(lines)...)
-	if _, given := lines["routing"]; !given || name == "defaults" {
+	if _, given := lines["routing"]; given && name != "defaults" {
+		c.RoutingDefault = false
+	} else {
 		c.Routing, c.RoutingDefault = c.defaultRouting(), true
 	}
 	for _, chk := range checks {

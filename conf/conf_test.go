@@ -3,6 +3,8 @@ package conf
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestParseSize(t *testing.T) {
@@ -37,5 +39,37 @@ func TestDefaultsAndErrorsAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("no %q in\n%v", want, err)
 		}
+	}
+}
+
+// TestDefaultRouting: the embedded routing is the one default: the
+// defaults have it with the folder destination, a file without a routing
+// section gets it with the file's destinations, and a file's own routing
+// replaces it.
+func TestDefaultRouting(t *testing.T) {
+	names := func(c *Config) string {
+		b, err := yaml.Marshal(&c.Routing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	d := Default()
+	if r := names(d); !d.RoutingDefault || !strings.Contains(r, "mr-kspace") || !strings.Contains(r, "destinations: [folder]") || strings.Contains(r, everyDestination) {
+		t.Errorf("defaults' routing:\n%s", r)
+	}
+	c, err := Parse([]byte("destinations:\n  - {name: pacs, ae_title: PACS, host: pacs.example.org, port: 104}\n  - {name: archive, type: folder, path: /srv/archive}\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := names(c); !c.RoutingDefault || !strings.Contains(r, "ct-sinogram-volume") || !strings.Contains(r, "destinations: [pacs, archive]") {
+		t.Errorf("routing of a file without one:\n%s", r)
+	}
+	c, err = Parse([]byte("routing:\n  fallback: [{discard: {}}]\n"), "y.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := names(c); c.RoutingDefault || strings.Contains(r, "mr-kspace") || c.Routing.Line != 2 {
+		t.Errorf("a file's own routing (line %d):\n%s", c.Routing.Line, r)
 	}
 }

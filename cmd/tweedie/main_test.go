@@ -157,6 +157,9 @@ func TestConfigCheck(t *testing.T) {
 	os.WriteFile(good, []byte("node:\n  ae_title: RECON\n  listen: 127.0.0.1:104\n"), 0o600)
 	if out, code := run(t, "config", "check", good); code != 0 {
 		t.Errorf("good config: %d %s", code, out)
+	} else if !strings.Contains(out, "routing (embedded") || !strings.Contains(out, "mr-kspace") || !strings.Contains(out, "reconstructor: mbir, destinations: [folder]") {
+		// without a routing section: the routing serve runs, printed
+		t.Errorf("config check does not print the embedded routing:\n%s", out)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("node:\n  ae_title: A_VERY_LONG_AE_TITLE_X\n  max_associations: 0\n  colour: blue\n"), 0o600)
