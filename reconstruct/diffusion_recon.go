@@ -69,6 +69,7 @@ type diffParams struct {
 	seed                         uint64
 	seedGiven                    bool
 	pad                          diffusion.PadMode
+	antithetic                   bool
 }
 
 func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
@@ -110,6 +111,12 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		return nil, fmt.Errorf("parameters: %w", err)
 	}
 	q.pad = pad
+	switch a := p.String("antithetic", "false"); a {
+	case "true", "false":
+		q.antithetic = a == "true"
+	default:
+		return nil, fmt.Errorf("parameters: antithetic=%q, want true or false", a)
+	}
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -156,7 +163,8 @@ func (q *diffParams) config(method diffusion.Method, mbir bool, log zerolog.Logg
 		}
 	}
 	cfg := diffusion.Config{Method: method, Steps: steps, Eta: q.eta, Gamma: q.gamma, GammaNoise: q.gammaSched == "noise",
-		CGIters: q.cgIters, T0: q.t0, SNR: q.snr, Zeta: q.zeta, VJP: vjp, Samples: q.samples, Batch: q.batch, Seed: q.seed}
+		CGIters: q.cgIters, T0: q.t0, SNR: q.snr, Zeta: q.zeta, VJP: vjp, Samples: q.samples, Batch: q.batch, Seed: q.seed,
+		Antithetic: q.antithetic}
 	if mbir {
 		cfg.TVZ = &diffusion.TVZ{Lambda: q.lambdaZ, Rho: q.rhoZ}
 	}
@@ -363,7 +371,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 	mag := make([]float32, plane)
 	for s := range slices {
 		// Nothing constrains the prior outside the coil maps' support: it
-		// is zero there (METHODS.md).
+		// is zero there (docs/methods.md).
 		for i, v := range res.Mean[s] {
 			if supports[s][i] {
 				mag[i] = float32(math.Hypot(float64(real(v)), float64(imag(v))) / scales[s])
@@ -464,7 +472,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 		return nil, fmt.Errorf("model %s has %d channels; CT needs 1", card.Name, card.Channels)
 	}
 	// The operator is scaled to unit norm, ‖A/L‖ = 1, so that gamma means
-	// the same for CT as for MR (METHODS.md: the published codes' CT
+	// the same for CT as for MR (docs/methods.md: the published codes' CT
 	// adjoints carry their own scale).
 	l2, err := solve.NormalNorm[float32](proj, solve.PowerConfig{})
 	if err != nil {
