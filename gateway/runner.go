@@ -69,8 +69,8 @@ func DeriveUID(inputUID, jobID, role string) string {
 
 // Identity is the built-in reconstructor "identity": each input comes out
 // unchanged but for new SOP Instance and Series Instance UIDs derived from
-// the input's and the job ID. It makes the reconstruct path testable
-// before the real reconstructors exist.
+// the input's and the job ID. It tests the reconstruct path (jobs, runner
+// outputs, outboxes) without the numerics.
 var Identity Runner = RunnerFunc(identity)
 
 func identity(ctx context.Context, job Job, inputs []string, outDir string) ([]string, error) {

@@ -1,8 +1,10 @@
-// Package reconstruct holds tweedie's reconstructors and their registry:
-// classical MR (zero-filled, CG-SENSE, L1-wavelet and TV compressed sensing)
-// and CT (FBP, SIRT, ADMM-TV) reconstructions, and later the diffusion
-// samplers. A reconstructor only assembles parts — operators from kspace and
-// sinogram, solvers from num/solve — as SigPy's Apps do.
+// Package reconstruct holds tweedie's reconstructors — the recipes of both
+// modalities — and their registry: classical MR (zero-filled, CG-SENSE,
+// L1-wavelet and TV compressed sensing), classical CT (FBP, SIRT, ADMM-TV,
+// PDHG-TV) and the diffusion reconstructors (dds, score-mri, dps, mbir, on
+// the samplers of reconstruct/diffusion). A reconstructor only assembles
+// parts — operators from kspace and sinogram, solvers from num/solve — as
+// SigPy's Apps do.
 //
 // The package knows nothing of DICOM or the network: callers convert raw-data
 // objects into an Input and the Output into an image series.

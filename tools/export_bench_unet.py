@@ -2,7 +2,7 @@
 """Export a random-weight UNet-like ONNX graph for tweedie's runtime benchmarks.
 
 It has the cost profile of the small (about 2 M parameter) ADM-style UNets
-of the project's METHODS.md (../shared beside the checkout): base 32
+of docs/methods.md: base 32
 channels, multipliers 1/2/4, two residual blocks per level, SiLU, a
 sinusoidal time embedding added per block, skip connections, no attention; eps-parameterised, VP schedule, 2 channels, any
 image size divisible by 4. The weights are random (He-scaled, seeded): the

@@ -47,7 +47,7 @@ func (c CGConfig) withDefaults() CGConfig {
 //	  p ← r + (ρ'/ρ) p;  ρ = ρ'
 //
 // Using rᵀr instead of rᴴr on complex data is the classic bug this form
-// avoids (see the project's METHODS.md on DDS). A non-positive ⟨p, Ap⟩
+// avoids (see docs/methods.md on DDS). A non-positive ⟨p, Ap⟩
 // returns ErrBreakdown with the iterate reached so far.
 func CG[T linop.Scalar](a linop.Op[T], b, x0 []T, cfg CGConfig) ([]T, Info, error) {
 	cfg = cfg.withDefaults()

@@ -43,7 +43,7 @@
 //     x ← α′·x̃0 + σ′·(η·z + √(1−η²)·ε̂). The CG is the Hermitian one of
 //     num/solve: the published complex CG (rᵀr on complex data, and
 //     a right-hand side built as x̂0 + γ(1+j)Aᴴy) is wrong and is not
-//     repeated (see the project's METHODS.md).
+//     repeated (see docs/methods.md).
 //   - ScoreMRI — Chung H, Ye JC, "Score-based diffusion models for
 //     accelerated MRI", Med Image Anal 80:102479, 2022: the VE
 //     predictor–corrector sampler of Song et al. (reverse-diffusion
