@@ -210,9 +210,28 @@ type NodeConfig struct {
 	AcceptCompressed  bool          `yaml:"accept_compressed"`
 	MaxPDU            uint32        `yaml:"max_pdu"`
 	MaxAssociations   int           `yaml:"max_associations"`
-	Fsync             bool          `yaml:"fsync"`
-	Timeouts          TimeoutConfig `yaml:"timeouts"`
-	TLS               TLSConfig     `yaml:"tls"`
+	// MaxPending caps the connections not yet associated (from accept to
+	// the A-ASSOCIATE-AC); when all are taken a new one evicts the oldest.
+	MaxPending int `yaml:"max_pending"`
+	// MaxPendingPerAddress caps them per source address; more from one
+	// address are closed at accept.
+	MaxPendingPerAddress int           `yaml:"max_pending_per_address"`
+	Fsync                bool          `yaml:"fsync"`
+	Timeouts             TimeoutConfig `yaml:"timeouts"`
+	TLS                  TLSConfig     `yaml:"tls"`
+	// Deflate bounds Deflated Explicit VR Little Endian data sets.
+	Deflate DeflateConfig `yaml:"deflate"`
+}
+
+// DeflateConfig is the inflation limit of deflated data sets (PS3.5 §A.5):
+// one that inflates beyond either bound is refused with 0xA700 while it
+// arrives, before anything of it is stored.
+type DeflateConfig struct {
+	// MaxInflated is the largest inflated data set accepted.
+	MaxInflated Size `yaml:"max_inflated"`
+	// MaxRatio bounds inflated bytes per deflated byte (beyond the first
+	// MiB).
+	MaxRatio float64 `yaml:"max_ratio"`
 }
 
 // TimeoutConfig holds the network timeouts.
@@ -220,14 +239,22 @@ type TimeoutConfig struct {
 	ARTIM Duration `yaml:"artim"`
 	Idle  Duration `yaml:"idle"`
 	DIMSE Duration `yaml:"dimse"`
+	// Write bounds each PDU written: a peer that stops reading loses its
+	// association when it expires.
+	Write Duration `yaml:"write"`
 }
 
 // TLSConfig enables DICOM TLS on the listener (PS3.15 Annex B.1).
 type TLSConfig struct {
-	Cert         string `yaml:"cert"`
-	Key          string `yaml:"key"`
-	ClientCA     string `yaml:"client_ca"`
-	VerifyClient bool   `yaml:"verify_client"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA, when set, makes the listener require a client certificate
+	// signed by one of its CAs: naming the CAs to trust means clients are
+	// to be authenticated, and a listener that would also take anonymous
+	// clients authenticates no one (PS3.15 §B.1 leaves it to the node).
+	ClientCA string `yaml:"client_ca"`
+	// VerifyClient asks for the same and needs ClientCA; ClientCA implies it.
+	VerifyClient bool `yaml:"verify_client"`
 }
 
 // LogConfig sets the operational log.
@@ -414,6 +441,18 @@ func (c *Config) validate(lines map[string]int) []string {
 	}
 	if n.MaxAssociations < 1 {
 		bad("node.max_associations", "must be at least 1")
+	}
+	if n.MaxPending < 1 {
+		bad("node.max_pending", "must be at least 1")
+	}
+	if n.MaxPendingPerAddress < 1 || n.MaxPendingPerAddress > n.MaxPending {
+		bad("node.max_pending_per_address", "must be 1 to max_pending (%d)", n.MaxPending)
+	}
+	if n.Deflate.MaxInflated < 1<<20 {
+		bad("node.deflate.max_inflated", "must be at least 1MiB")
+	}
+	if n.Deflate.MaxRatio < 2 {
+		bad("node.deflate.max_ratio", "must be at least 2")
 	}
 	if (n.TLS.Cert == "") != (n.TLS.Key == "") {
 		bad("node.tls", "cert and key go together")

@@ -3,6 +3,7 @@ package conf
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -71,5 +72,19 @@ func TestDefaultRouting(t *testing.T) {
 	}
 	if r := names(c); c.RoutingDefault || strings.Contains(r, "mr-kspace") || c.Routing.Line != 2 {
 		t.Errorf("a file's own routing (line %d):\n%s", c.Routing.Line, r)
+	}
+}
+
+func TestNodeLimits(t *testing.T) {
+	n := Default().Node
+	if n.MaxPending != 128 || n.MaxPendingPerAddress != 16 || n.Deflate.MaxInflated != 2<<30 || n.Deflate.MaxRatio != 200 ||
+		n.Timeouts.Write != Duration(60*time.Second) {
+		t.Errorf("defaults %+v", n)
+	}
+	_, err := Parse([]byte("node:\n  max_pending: 8\n  max_pending_per_address: 9\n  deflate:\n    max_inflated: 1KiB\n    max_ratio: 1\n"), "x.yaml")
+	for _, want := range []string{"line 3: node.max_pending_per_address", "line 5: node.deflate.max_inflated", "line 6: node.deflate.max_ratio"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in %v", want, err)
+		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/dimse"
+	"github.com/tweedie-recon/tweedie/part10"
 	"github.com/tweedie-recon/tweedie/rules"
 )
 
@@ -245,6 +246,8 @@ func (n *Node) Start(ctx context.Context) error {
 			AcceptEncapsulated: nc.AcceptCompressed, MaxPDU: nc.MaxPDU},
 		MaxAssociations: nc.MaxAssociations, ARTIM: time.Duration(nc.Timeouts.ARTIM), IdleTimeout: time.Duration(nc.Timeouts.Idle),
 		DIMSETimeout: time.Duration(nc.Timeouts.DIMSE), TLS: n.o.TLS, Log: n.log, Store: n.spool, OnEvent: n.onEvent,
+		WriteTimeout: time.Duration(nc.Timeouts.Write), MaxPending: nc.MaxPending, MaxPendingPerAddress: nc.MaxPendingPerAddress,
+		Inflation: part10.InflationLimit{MaxBytes: int64(nc.Deflate.MaxInflated), MaxRatio: nc.Deflate.MaxRatio},
 	})
 	if n.ln, err = net.Listen("tcp", nc.Listen); err != nil {
 		return fmt.Errorf("node.listen %s: %w", nc.Listen, err)
