@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# Every test: install what the tests need (DCMTK, Orthanc, dicom3tools),
-# vet, run the whole suite with real peers on loopback, then run each fuzz
-# target briefly. FUZZTIME (default 10s) sets how long each fuzz target runs.
+# Every test: install what the tests need (install-deps.sh test says what
+# and why), vet, run the whole suite with real peers on loopback, run each
+# fuzz target briefly, build the Debian package and check it with lintian.
+# Ends with the tests that were skipped, by name and reason, and one line
+# "N passed, N failed, N skipped". FUZZTIME (default 8s) sets how long each
+# fuzz target runs; the suite needs ../shared/data (or SHARED_DATA) and
+# fails without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+. scripts/lib.sh
+bash scripts/install-deps.sh test
 . scripts/env.sh
 export TCP_NODELAY=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/testreport" ./tools/testreport
+events="$tmp/events.json"
+status=0
+
+step "go vet ./..."
 go vet ./...
-go test -count=1 -timeout 30m ./...
+
+step "go test ./..." "every package, with DCMTK, Orthanc and BART as real peers on loopback"
+go test -json -count=1 -timeout 30m ./... 2>&1 | "$tmp/testreport" -log "$events" || status=1
+
 fuzztime="${FUZZTIME:-8s}"
+step "Fuzz targets, $fuzztime each" "the parsers of bytes from the network and from files"
 for target in \
   "./dimse/pdu FuzzDecode" \
   "./dimse/msg FuzzDecode" \
@@ -21,11 +37,19 @@ for target in \
   "./num/array FuzzParseCFLHeader" \
   "./gateway FuzzScanSegment"; do
   set -- $target
-  # The whole output only when the target fails (a failing input is written
-  # to the package's testdata/fuzz and named there).
-  if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1); then
-    echo "$out"
-    exit 1
-  fi
-  echo "$out" | tail -n 2
+  # A failing target's whole output is printed, with the input that failed
+  # (written to the package's testdata/fuzz).
+  go test -json -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1 |
+    "$tmp/testreport" -log "$events" -name-tests || status=1
 done
+
+step "Debian package" "scripts/build-deb.sh, then lintian"
+if bash scripts/build-deb.sh "$tmp/deb"; then
+  lintian --fail-on error "$tmp"/deb/*.deb || status=1
+else
+  status=1
+fi
+
+step "Summary"
+"$tmp/testreport" -summary "$events" || status=1
+exit "$status"

@@ -13,6 +13,10 @@ import (
 // Runtime.
 const DefaultLibrary = "/usr/local/lib/tweedie/libonnxruntime.so.1"
 
+// PackagedLibrary is where the Debian package (scripts/build-deb.sh) puts
+// it; the default when DefaultLibrary is absent.
+const PackagedLibrary = "/usr/lib/tweedie/libonnxruntime.so.1"
+
 // Environment variables read by ConfigFromEnv.
 const (
 	EnvLibrary = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
@@ -71,6 +75,11 @@ func (c Config) LibraryPath() (string, error) {
 	}
 	if p == "" {
 		p, src = DefaultLibrary, "the default path"
+		if _, err := os.Stat(p); err != nil {
+			if _, err := os.Stat(PackagedLibrary); err == nil {
+				p, src = PackagedLibrary, "the Debian package's path"
+			}
+		}
 	}
 	if !filepath.IsAbs(p) {
 		return "", fmt.Errorf("%w: %q (from %s) is not an absolute path", ErrLibrary, p, src)
