@@ -65,11 +65,11 @@ func serverTLS(t conf.TLSConfig) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("node.tls.client_ca: %s has no PEM certificates", t.ClientCA)
 		}
+		// Naming client CAs means clients are to be authenticated: one
+		// without a certificate is refused (VerifyClientCertIfGiven let
+		// anonymous clients in), whatever verify_client says.
 		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		if t.VerifyClient {
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		}
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
 }
