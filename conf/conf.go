@@ -13,11 +13,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tweedie-recon/tweedie/rules"
 )
 
 //go:embed defaults.yaml
@@ -164,7 +165,7 @@ func (z *Size) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := ParseSize(s)
 	if err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+		return typeError(n, err.Error())
 	}
 	*z = v
 	return nil
@@ -199,17 +200,17 @@ func ParseSize(s string) (Size, error) {
 
 // NodeConfig is the DICOM node: who it is, where it listens, whom it talks to.
 type NodeConfig struct {
-	AETitle           string        `yaml:"ae_title"`
-	Listen            string        `yaml:"listen"`
-	StateDir          string        `yaml:"state_dir"`
-	RequireCalledAE   bool          `yaml:"require_called_ae"`
-	AllowedCallingAEs []string      `yaml:"allowed_calling_aes"`
-	AllowedNetworks   []string      `yaml:"allowed_networks"`
-	AcceptAnyStorage  bool          `yaml:"accept_any_storage"`
-	TransferSyntaxes  []string      `yaml:"transfer_syntaxes"`
-	AcceptCompressed  bool          `yaml:"accept_compressed"`
-	MaxPDU            uint32        `yaml:"max_pdu"`
-	MaxAssociations   int           `yaml:"max_associations"`
+	AETitle           string   `yaml:"ae_title"`
+	Listen            string   `yaml:"listen"`
+	StateDir          string   `yaml:"state_dir"`
+	RequireCalledAE   bool     `yaml:"require_called_ae"`
+	AllowedCallingAEs []string `yaml:"allowed_calling_aes"`
+	AllowedNetworks   []string `yaml:"allowed_networks"`
+	AcceptAnyStorage  bool     `yaml:"accept_any_storage"`
+	TransferSyntaxes  []string `yaml:"transfer_syntaxes"`
+	AcceptCompressed  bool     `yaml:"accept_compressed"`
+	MaxPDU            uint32   `yaml:"max_pdu"`
+	MaxAssociations   int      `yaml:"max_associations"`
 	// MaxPending caps the connections not yet associated (from accept to
 	// the A-ASSOCIATE-AC); when all are taken a new one evicts the oldest.
 	MaxPending int `yaml:"max_pending"`
@@ -274,8 +275,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		// A TypeError lets the decoder go on and report the rest too.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (like 30s or 5m)", n.Line, s)}}
+		return typeError(n, fmt.Sprintf("%q is not a duration (like 30s or 5m)", s))
 	}
 	*d = Duration(v)
 	return nil
@@ -301,13 +301,18 @@ func Load(path string) (*Config, error) {
 }
 
 // Check is an extra validation run by LoadChecked after the file's own:
-// other packages (the rules, the gateway's cross-references) report their
-// problems through it, each message starting with "line N: " where known.
-type Check func(*Config) []string
+// other packages (the rules, the gateway's cross-references, the
+// reconstructors' parameters) report their problems through it, with their
+// positions where known.
+type Check func(*Config) []Problem
 
 // LoadChecked is Load followed by the checks; every problem, the file's own
-// and the checks', is reported at once in one error, sorted by line.
+// and the checks', is reported at once in one *Error, sorted by position.
+// An empty path checks the embedded defaults.
 func LoadChecked(path string, checks ...Check) (*Config, error) {
+	if path == "" {
+		return parseChecked(defaultsYAML, "defaults", checks...)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -328,22 +333,26 @@ func parseChecked(b []byte, name string, checks ...Check) (*Config, error) {
 	if name != "defaults" {
 		c = Default()
 	}
-	var errs []string
+	var errs []Problem
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			// A syntax error: nothing else can be checked.
-			return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		// Type errors and unknown keys: the rest was decoded, so the
-		// checks below still run and everything is reported at once.
-		errs = append(errs, te.Errors...)
-	}
+	decodeErr := dec.Decode(c)
 	var root yaml.Node
 	_ = yaml.Unmarshal(b, &root)
 	lines := lineIndex(&root)
+	if decodeErr != nil && !errors.Is(decodeErr, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(decodeErr, &te) {
+			// A syntax error: nothing else can be checked.
+			rp := rules.SyntaxProblem(decodeErr)
+			return nil, &Error{Name: name, Problems: []Problem{{Line: rp.Line, Col: rp.Column, Msg: rp.Msg}}}
+		}
+		// Type errors and unknown keys: the rest was decoded, so the
+		// checks below still run and everything is reported at once.
+		for _, m := range te.Errors {
+			errs = append(errs, decodeProblem(m, lines))
+		}
+	}
 	errs = append(errs, c.validate(lines)...)
 	if _, given := lines["routing"]; given && name != "defaults" {
 		c.RoutingDefault = false
@@ -354,27 +363,19 @@ func parseChecked(b []byte, name string, checks ...Check) (*Config, error) {
 		errs = append(errs, chk(c)...)
 	}
 	if len(errs) > 0 {
-		sortByLine(errs)
-		return nil, fmt.Errorf("%s: %s", name, strings.Join(errs, "\n"))
+		SortProblems(errs)
+		return nil, &Error{Name: name, Problems: errs}
 	}
 	return c, nil
 }
 
-// sortByLine orders messages "line N: …" by N, the others last, stably.
-func sortByLine(errs []string) {
-	line := func(s string) int {
-		var n int
-		if _, err := fmt.Sscanf(s, "line %d:", &n); err == nil {
-			return n
-		}
-		return 1 << 30
-	}
-	sort.SliceStable(errs, func(i, j int) bool { return line(errs[i]) < line(errs[j]) })
-}
+// pos is where a key is written, 1-based.
+type pos struct{ line, col int }
 
-// lineIndex maps dotted key paths to the line they are on, for messages.
-func lineIndex(root *yaml.Node) map[string]int {
-	idx := map[string]int{}
+// lineIndex maps dotted key paths to where their keys are written, for
+// messages.
+func lineIndex(root *yaml.Node) map[string]pos {
+	idx := map[string]pos{}
 	var walk func(n *yaml.Node, prefix string)
 	walk = func(n *yaml.Node, prefix string) {
 		switch n.Kind {
@@ -388,13 +389,13 @@ func lineIndex(root *yaml.Node) map[string]int {
 				if prefix != "" {
 					k = prefix + "." + k
 				}
-				idx[k] = n.Content[i].Line
+				idx[k] = pos{n.Content[i].Line, n.Content[i].Column}
 				walk(n.Content[i+1], k)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
 				k := fmt.Sprintf("%s.%d", prefix, i)
-				idx[k] = c.Line
+				idx[k] = pos{c.Line, c.Column}
 				walk(c, k)
 			}
 		}
@@ -403,14 +404,11 @@ func lineIndex(root *yaml.Node) map[string]int {
 	return idx
 }
 
-func (c *Config) validate(lines map[string]int) []string {
-	var errs []string
+func (c *Config) validate(lines map[string]pos) []Problem {
+	var errs []Problem
 	bad := func(key, format string, args ...any) {
-		where := ""
-		if l, ok := lines[key]; ok {
-			where = fmt.Sprintf("line %d: ", l)
-		}
-		errs = append(errs, where+key+": "+fmt.Sprintf(format, args...))
+		at := lines[key]
+		errs = append(errs, Problem{Line: at.line, Col: at.col, Path: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	switch d := c.ONNX.Device; {
 	case d == "" || d == "auto" || d == "cpu" || d == "cuda":
@@ -499,13 +497,11 @@ func (c *Config) validate(lines map[string]int) []string {
 		key := fmt.Sprintf("destinations[%d]", i)
 		where := func(field string) string { return fmt.Sprintf("destinations.%d.%s", i, field) }
 		badAt := func(field, format string, args ...any) {
-			w := ""
-			if l, ok := lines[where(field)]; ok {
-				w = fmt.Sprintf("line %d: ", l)
-			} else if l, ok := lines[fmt.Sprintf("destinations.%d", i)]; ok {
-				w = fmt.Sprintf("line %d: ", l)
+			at, ok := lines[where(field)]
+			if !ok {
+				at = lines[fmt.Sprintf("destinations.%d", i)]
 			}
-			errs = append(errs, w+key+"."+field+": "+fmt.Sprintf(format, args...))
+			errs = append(errs, Problem{Line: at.line, Col: at.col, Path: key + "." + field, Msg: fmt.Sprintf(format, args...)})
 		}
 		if !validName(d.Name) {
 			badAt("name", "%q must be 1 to 64 letters, digits, '-' or '_'", d.Name)

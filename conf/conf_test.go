@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,9 +84,40 @@ func TestNodeLimits(t *testing.T) {
 		t.Errorf("defaults %+v", n)
 	}
 	_, err := Parse([]byte("node:\n  max_pending: 8\n  max_pending_per_address: 9\n  deflate:\n    max_inflated: 1KiB\n    max_ratio: 1\n"), "x.yaml")
-	for _, want := range []string{"line 3: node.max_pending_per_address", "line 5: node.deflate.max_inflated", "line 6: node.deflate.max_ratio"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("no %q in %v", want, err)
-		}
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *conf.Error: %v", err)
+	}
+	want := []Problem{{3, 3, "node.max_pending_per_address", "must be 1 to max_pending (8)"},
+		{5, 5, "node.deflate.max_inflated", "must be at least 1MiB"}, {6, 5, "node.deflate.max_ratio", "must be at least 2"}}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems %+v, want %+v", ce.Problems, want)
+	}
+}
+
+// TestProblemsTyped: the file's problems come as a typed list from the
+// YAML decoder (unknown keys, values the types refuse) and the validation
+// alike, each with its line, column and key, sorted by position; a syntax
+// error is one problem at its line.
+func TestProblemsTyped(t *testing.T) {
+	_, err := Parse([]byte("node:\n  max_associations: 0\n  colour: blue\nseries:\n  timeout: soon\njobs:\n  workers: many\n"), "x.yaml")
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *conf.Error: %v", err)
+	}
+	want := []Problem{{2, 3, "node.max_associations", "must be at least 1"}, {3, 3, "node.colour", "unknown key"},
+		{5, 3, "series.timeout", `"soon" is not a duration (like 30s or 5m)`}}
+	if len(ce.Problems) != 4 || !slices.Equal(ce.Problems[:3], want) || ce.Problems[3].Line != 7 || ce.Problems[3].Path != "jobs.workers" {
+		t.Errorf("problems:\n%+v\nwant %+v and jobs.workers at line 7", ce.Problems, want)
+	}
+	if got := ce.Problems[1].String(); got != "line 3:3: node.colour: unknown key" {
+		t.Errorf("String() = %q", got)
+	}
+	if !strings.HasPrefix(err.Error(), "x.yaml: line 2:3: node.max_associations: ") || strings.Count(err.Error(), "\n") != 3 {
+		t.Errorf("Error():\n%v", err)
+	}
+	_, err = Parse([]byte("node:\n  ae_title: [A\n  listen: x\n"), "y.yaml")
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line == 0 || !strings.Contains(ce.Problems[0].Msg, "YAML syntax") {
+		t.Errorf("syntax error: %#v", err)
 	}
 }

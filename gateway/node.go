@@ -102,54 +102,55 @@ func RoutingRules(c *conf.Config) (*rules.Set, error) {
 	return rules.Parse(&c.Routing)
 }
 
+// ParamChecker is a Runner that checks a rule's parameters before any job
+// runs, so that a misspelt parameter is a configuration error with its
+// line rather than a failed job (pipeline.Runner checks with the
+// reconstructor's own parsing).
+type ParamChecker interface {
+	CheckParams(params map[string]string) []rules.ParamProblem
+}
+
 // ConfigCheck is the conf.Check of the gateway: the routing rules parse,
-// and name only configured destinations and available reconstructors.
+// name only configured destinations and available reconstructors, and give
+// those reconstructors parameters they take (where the runner is a
+// ParamChecker). Each problem is at its place in the file.
 func ConfigCheck(runners map[string]Runner) conf.Check {
-	return func(c *conf.Config) []string {
+	return func(c *conf.Config) []conf.Problem {
 		set, err := RoutingRules(c)
 		if err != nil {
-			var pe *rules.ParseError
-			if errors.As(err, &pe) {
-				var out []string
-				for _, p := range pe.Problems {
-					out = append(out, "routing: "+p.String())
-				}
-				return prefixLines(out)
-			}
-			return []string{"routing: " + err.Error()}
+			return routingProblems(err)
 		}
 		dests := map[string]bool{}
 		for _, d := range c.EffectiveDestinations() {
 			dests[d.Name] = true
 		}
 		if err := set.CheckNames(func(n string) bool { return dests[n] }, func(n string) bool { return runners[n] != nil }); err != nil {
-			var pe *rules.ParseError
-			if errors.As(err, &pe) {
-				var out []string
-				for _, p := range pe.Problems {
-					out = append(out, "routing: "+p.String())
-				}
-				return prefixLines(out)
+			return routingProblems(err)
+		}
+		err = set.CheckParams(func(name string, params map[string]string) []rules.ParamProblem {
+			if pc, ok := runners[name].(ParamChecker); ok {
+				return pc.CheckParams(params)
 			}
-			return []string{"routing: " + err.Error()}
+			return nil
+		})
+		if err != nil {
+			return routingProblems(err)
 		}
 		return nil
 	}
 }
 
-// prefixLines moves "routing: line N:C: msg" to "line N: routing: …" so
-// that conf sorts it with the file's other problems.
-func prefixLines(msgs []string) []string {
-	for i, m := range msgs {
-		rest := strings.TrimPrefix(m, "routing: ")
-		var line, col int
-		if n, _ := fmt.Sscanf(rest, "line %d:%d:", &line, &col); n == 2 {
-			msgs[i] = fmt.Sprintf("line %d: routing (column %d): %s", line, col, rest[strings.Index(rest, ": ")+2:])
-		} else if n, _ := fmt.Sscanf(rest, "line %d:", &line); n == 1 {
-			msgs[i] = fmt.Sprintf("line %d: routing: %s", line, rest[strings.Index(rest, ": ")+2:])
-		}
+// routingProblems turns the rules' problems into the configuration's.
+func routingProblems(err error) []conf.Problem {
+	var pe *rules.ParseError
+	if !errors.As(err, &pe) {
+		return []conf.Problem{{Path: "routing", Msg: err.Error()}}
 	}
-	return msgs
+	out := make([]conf.Problem, len(pe.Problems))
+	for i, p := range pe.Problems {
+		out[i] = conf.Problem{Line: p.Line, Col: p.Column, Path: "routing", Msg: p.Msg}
+	}
+	return out
 }
 
 // New prepares a node: state folders, audit stream, rules, outboxes.

@@ -782,6 +782,7 @@ func (p *parser) params(n *yaml.Node, a *Action) bool {
 	}
 	good := true
 	a.Params = map[string]string{}
+	a.paramsAt, a.paramAt = pos{n.Line, n.Column}, map[string]pos{}
 	keyLine := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), deref(n.Content[i+1])
@@ -796,6 +797,7 @@ func (p *parser) params(n *yaml.Node, a *Action) bool {
 			continue
 		}
 		keyLine[name] = k.Line
+		a.paramAt[name] = pos{k.Line, k.Column}
 		val, ok := p.str(v, "parameter "+name)
 		if !ok {
 			good = false
@@ -805,3 +807,8 @@ func (p *parser) params(n *yaml.Node, a *Action) bool {
 	}
 	return good
 }
+
+// SyntaxProblem is the Problem of a yaml.v3 syntax error, with the line
+// corrected for the parser's 0-based ones and a hint where one helps; conf
+// reports a configuration file's syntax errors with it.
+func SyntaxProblem(err error) Problem { return syntaxProblem(err) }

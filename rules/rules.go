@@ -63,6 +63,8 @@ type Action struct {
 
 	reconstructorAt pos
 	destinationsAt  []pos
+	paramsAt        pos            // the params mapping
+	paramAt         map[string]pos // each parameter's key
 }
 
 type pos struct{ line, column int }
@@ -177,6 +179,46 @@ func (s *Set) CheckNames(isDestination, isReconstructor func(name string) bool) 
 	}
 	sortProblems(probs)
 	// An aliased list (destinations: *d) is the same node twice.
+	return &ParseError{Problems: slices.Compact(probs)}
+}
+
+// ParamProblem is a problem with a reconstruct action's parameters, found
+// by the check given to CheckParams: Key names the parameter it is about,
+// or is empty when it is about the parameters together.
+type ParamProblem struct {
+	Key, Msg string
+}
+
+// CheckParams reports, as a *ParseError, every problem check finds with
+// the parameters of a reconstruct action, at the line and column of the
+// parameter's key (of the params mapping, or of the reconstructor, when
+// the problem names no parameter it was given); nil when there is none.
+func (s *Set) CheckParams(check func(reconstructor string, params map[string]string) []ParamProblem) error {
+	var probs []Problem
+	for a := range s.allActions {
+		if a.Kind != Reconstruct {
+			continue
+		}
+		for _, pp := range check(a.Reconstructor, a.Params) {
+			at, ok := a.paramAt[pp.Key]
+			if !ok {
+				at = a.paramsAt
+			}
+			if at.line == 0 {
+				at = a.reconstructorAt
+			}
+			msg := fmt.Sprintf("parameters of %s: %s", a.Reconstructor, pp.Msg)
+			if ok {
+				msg = fmt.Sprintf("parameter %q: %s", pp.Key, pp.Msg)
+			}
+			probs = append(probs, Problem{at.line, at.column, msg})
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	sortProblems(probs)
+	// An aliased action is the same node twice.
 	return &ParseError{Problems: slices.Compact(probs)}
 }
 

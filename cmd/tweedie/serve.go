@@ -29,15 +29,7 @@ import (
 // section) and checks the routing rules against the destinations and the
 // reconstructors, reporting every problem at once.
 func loadConfig(path string) (*conf.Config, error) {
-	check := gateway.ConfigCheck(pipeline.Runners(nil))
-	if path == "" {
-		c := conf.Default()
-		if errs := check(c); len(errs) > 0 {
-			return nil, fmt.Errorf("defaults: %s", strings.Join(errs, "\n"))
-		}
-		return c, nil
-	}
-	return conf.LoadChecked(path, check)
+	return conf.LoadChecked(path, gateway.ConfigCheck(pipeline.Runners(nil)))
 }
 
 // scoreRuntime is the diffusion reconstructors' runtime for the
