@@ -283,12 +283,17 @@ func (s *Series) dataset(i int, sc scaling, opt Options) (dicom.Dataset, error) 
 	return ds, nil
 }
 
-// The private block of derived images shares the raw-data creator.
+// The private block of derived images shares the raw-data creator; its
+// tags are defined once, in rawdata (PS3.5 §7.8.1).
 var (
-	tagPrivateCreator = tag.Tag{Group: 0x0077, Element: 0x0010}
+	tagPrivateCreator = dictTag(rawdata.TagPrivateCreator)
 	// tagValueScale: physical value = stored value × ValueScale (MR).
-	tagValueScale = tag.Tag{Group: 0x0077, Element: 0x1060}
+	tagValueScale = dictTag(rawdata.TagValueScale)
 )
+
+// dictTag is a tag as github.com/suyashkumar/dicom, which encodes the
+// derived data sets, spells it.
+func dictTag(t part10.Tag) tag.Tag { return tag.Tag{Group: t.Group(), Element: t.Element()} }
 
 func privateCreator() *dicom.Element {
 	return &dicom.Element{Tag: tagPrivateCreator, ValueRepresentation: tag.VRString, RawValueRepresentation: "LO",

@@ -35,32 +35,24 @@ type Header struct {
 	// PatientName and PatientID are read for the audit stream only; the
 	// operational log never carries them.
 	PatientName, PatientID string
-	// elements is the reduced data set: kept top-level elements in Explicit
-	// VR Little Endian, in order.
-	elements []byte
+	// elements is the reduced data set: the kept top-level elements, in
+	// order, with little-endian values.
+	elements []keptElement
 }
 
-// Limits of header reading: values kept, the reduced data set, elements.
+// keptElement is a top-level element of the reduced data set.
+type keptElement struct {
+	tag   part10.Tag
+	vr    string
+	value []byte
+}
+
+// Limits of header reading: values kept, the reduced data set, top-level
+// elements before the pixel data.
 const (
 	maxKeptValue   = 64 << 10
 	maxHeaderBytes = 4 << 20
 	maxElements    = 20000
-	undefinedLen   = 0xFFFFFFFF
-)
-
-// Tags the gateway reads (PS3.6), and the raw-data private block
-// (rawdata/tags.go: creator (0077,0010) reserves (0077,1000)–(0077,10FF)).
-const (
-	tagSOPClassUID      = 0x00080016
-	tagSOPInstanceUID   = 0x00080018
-	tagPatientName      = 0x00100010
-	tagPatientID        = 0x00100020
-	tagStudyInstanceUID = 0x0020000D
-	tagSeriesInstance   = 0x0020000E
-	tagPrivateCreator77 = 0x00770010
-	tagAcquisitionUID   = 0x00771010
-	tagNumInstances     = 0x00771011
-	tagTotalSlices      = 0x00771014
 )
 
 // ErrBadHeader wraps every problem reading an object's header.
@@ -140,186 +132,73 @@ func (l *lazyFile) Close() {
 	}
 }
 
-// readDataSetHeader walks a data set in transfer syntax ts. Explicit VR
-// Little Endian, and the encapsulated syntaxes (whose elements before the
-// pixel data are Explicit VR Little Endian), are walked directly; the other
-// native syntaxes are converted to it on the fly with part10.Transcode,
-// which stops as soon as the walk has what it needs.
+// readDataSetHeader reads the top-level elements of a data set in transfer
+// syntax ts with part10's bounded element reader (any syntax it knows:
+// deflated and big endian ones are converted as they are read), until the
+// Pixel Data (7FE0,0010) or the end, keeping the small ones. Sequences
+// (PS3.5 §7.5) are skipped by the reader without being held.
 func readDataSetHeader(r io.Reader, ts string) (*Header, error) {
-	info, ok := part10.LookupTransferSyntax(ts)
-	if !ok {
-		return nil, fmt.Errorf("unknown transfer syntax %s", ts)
+	rd, err := part10.NewReader(r, ts)
+	if err != nil {
+		return nil, err
 	}
-	if info.Explicit && !info.BigEndian && !info.Deflated {
-		return walkExplicitLE(bufio.NewReaderSize(r, 32<<10))
-	}
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := part10.Transcode(pw, r, ts, part10.ExplicitVRLittleEndian)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	// A conversion error reaches the walk through the pipe.
-	h, err := walkExplicitLE(bufio.NewReaderSize(pr, 32<<10))
-	// Stop the conversion: the walk has what it needs (or failed).
-	pr.CloseWithError(errWalkDone)
-	<-done
-	return h, err
-}
-
-var errWalkDone = errors.New("header walk finished")
-
-// longVR reports the VRs with a 4-byte length field in Explicit VR
-// (PS3.5 §7.1.2, Table 7.1-1).
-func longVR(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
-		return true
-	}
-	return false
-}
-
-// walkExplicitLE reads Explicit VR Little Endian elements (PS3.5 §7.1.2)
-// until Pixel Data or the end, keeping the small top-level ones. Nested
-// data sets (sequences, PS3.5 §7.5) are walked through: defined lengths are
-// skipped whole, undefined lengths followed to their delimiters.
-func walkExplicitLE(br *bufio.Reader) (*Header, error) {
+	defer rd.Close()
 	h := &Header{}
-	var out bytes.Buffer
-	depth, n := 0, 0
 	var creator77 string
-	var off int64
-	var hd [12]byte
-	for {
-		if _, err := io.ReadFull(br, hd[:8]); err != nil {
-			if err == io.EOF && depth == 0 {
-				break
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, fmt.Errorf("data set ends inside an element header at byte %d", off)
-			}
+	kept := 0
+	for n := 0; ; n++ {
+		e, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
 			return nil, err
 		}
-		off += 8
-		if n++; n > maxElements*4 {
-			return nil, fmt.Errorf("more than %d elements before the pixel data", maxElements*4)
+		if n == maxElements {
+			return nil, fmt.Errorf("more than %d elements before the pixel data", maxElements)
 		}
-		group, elem := binary.LittleEndian.Uint16(hd[0:]), binary.LittleEndian.Uint16(hd[2:])
-		tag := uint32(group)<<16 | uint32(elem)
-		if group == 0xFFFE {
-			// Item and delimiters (PS3.5 §7.5): no VR, a 4-byte length.
-			length := binary.LittleEndian.Uint32(hd[4:])
-			switch elem {
-			case 0xE000:
-				if depth == 0 {
-					return nil, fmt.Errorf("item outside a sequence at byte %d", off-8)
-				}
-				if length == undefinedLen {
-					depth++
-				} else if err := discard(br, int64(length), &off); err != nil {
-					return nil, err
-				}
-			case 0xE00D, 0xE0DD:
-				if depth == 0 {
-					return nil, fmt.Errorf("delimiter (FFFE,%04X) outside a sequence at byte %d", elem, off-8)
-				}
-				depth--
-			default:
-				return nil, fmt.Errorf("unknown element (FFFE,%04X) at byte %d", elem, off-8)
-			}
-			continue
-		}
-		if depth == 0 && group >= 0x7FE0 {
+		if e.Tag.Group() >= 0x7FE0 {
 			break // Pixel Data and what follows it: not header
 		}
-		vr := string(hd[4:6])
-		var length uint32
-		if longVR(vr) {
-			if _, err := io.ReadFull(br, hd[8:12]); err != nil {
-				return nil, fmt.Errorf("data set ends inside the header of %s", fmtTag(tag))
-			}
-			off += 4
-			length = binary.LittleEndian.Uint32(hd[8:])
-		} else {
-			if vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z' {
-				return nil, fmt.Errorf("%s at byte %d has no valid VR (%q)", fmtTag(tag), off-8, vr)
-			}
-			length = uint32(binary.LittleEndian.Uint16(hd[6:]))
+		if e.Sequence() || e.Length > maxKeptValue || e.Tag.Element() == 0 || kept > maxHeaderBytes {
+			continue // skipped by the next Next
 		}
-		if length == undefinedLen {
-			if vr == "UN" {
-				// An undefined-length UN holds Implicit VR items (PS3.5
-				// §6.2.2); this walker reads Explicit VR only, so the
-				// header ends here, with what was read so far.
-				break
-			}
-			depth++
-			continue
+		val, err := rd.Value(maxKeptValue)
+		if err != nil {
+			return nil, err
 		}
-		if depth > 0 || length > maxKeptValue || elem == 0x0000 || out.Len() > maxHeaderBytes {
-			if err := discard(br, int64(length), &off); err != nil {
-				return nil, fmt.Errorf("%s: %v", fmtTag(tag), err)
-			}
-			continue
-		}
-		val := make([]byte, length)
-		if _, err := io.ReadFull(br, val); err != nil {
-			return nil, fmt.Errorf("data set ends inside the value of %s", fmtTag(tag))
-		}
-		off += int64(length)
-		out.Write(hd[:8])
-		if longVR(vr) {
-			out.Write(hd[8:12])
-		}
-		out.Write(val)
-		switch tag {
-		case tagSOPClassUID:
+		kept += len(val)
+		h.elements = append(h.elements, keptElement{tag: e.Tag, vr: e.VR, value: val})
+		switch e.Tag {
+		case part10.TagSOPClassUID:
 			h.SOPClassUID = trimValue(val)
-		case tagSOPInstanceUID:
+		case part10.TagSOPInstanceUID:
 			h.SOPInstanceUID = trimValue(val)
-		case tagStudyInstanceUID:
+		case part10.TagStudyInstanceUID:
 			h.StudyUID = trimValue(val)
-		case tagSeriesInstance:
+		case part10.TagSeriesInstanceUID:
 			h.SeriesUID = trimValue(val)
-		case tagPatientName:
+		case part10.TagPatientName:
 			h.PatientName = trimValue(val)
-		case tagPatientID:
+		case part10.TagPatientID:
 			h.PatientID = trimValue(val)
-		case tagPrivateCreator77:
+		case rawdata.TagPrivateCreator:
 			creator77 = trimValue(val)
-		case tagAcquisitionUID, tagNumInstances, tagTotalSlices:
+		case rawdata.TagAcquisitionUID, rawdata.TagNumInstances, rawdata.TagTotalSlices:
 			if creator77 != rawdata.PrivateCreator {
 				break
 			}
-			switch tag {
-			case tagAcquisitionUID:
+			switch e.Tag {
+			case rawdata.TagAcquisitionUID:
 				h.AcquisitionUID = trimValue(val)
-			case tagNumInstances:
-				h.NumInstances = uintValue(vr, val)
-			case tagTotalSlices:
-				h.TotalSlices = uintValue(vr, val)
+			case rawdata.TagNumInstances:
+				h.NumInstances = uintValue(e.VR, val)
+			case rawdata.TagTotalSlices:
+				h.TotalSlices = uintValue(e.VR, val)
 			}
 		}
 	}
-	h.elements = out.Bytes()
 	return h, nil
-}
-
-func discard(br *bufio.Reader, n int64, off *int64) error {
-	for n > 0 {
-		k := n
-		if k > 1<<30 {
-			k = 1 << 30
-		}
-		d, err := br.Discard(int(k))
-		*off += int64(d)
-		n -= int64(d)
-		if err != nil {
-			return fmt.Errorf("data set ends %d bytes early", n)
-		}
-	}
-	return nil
 }
 
 // trimValue strips the padding of a string value (PS3.5 §6.2: trailing
@@ -341,4 +220,3 @@ func uintValue(vr string, b []byte) int {
 	return 0
 }
 
-func fmtTag(t uint32) string { return fmt.Sprintf("(%04X,%04X)", t>>16, t&0xFFFF) }

@@ -1,116 +1,117 @@
 package gateway
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/suyashkumar/dicom"
-	"github.com/suyashkumar/dicom/pkg/tag"
+	"github.com/suyashkumar/dicom/pkg/charset"
 
-	"github.com/tweedie-recon/tweedie/dimse"
 	"github.com/tweedie-recon/tweedie/part10"
+	"github.com/tweedie-recon/tweedie/rules"
 )
 
 // Subject is a spooled instance as the routing rules see it: the values of
-// its top-level attributes, by keyword ("Modality") or tag ("(0008,0060)").
-// It implements rules.Subject. The header is decoded by
-// github.com/suyashkumar/dicom (character sets, numbers) from the reduced
-// data set that ReadHeader kept; sequences and bulk values are not
-// attributes a rule can test.
+// its top-level attributes, by keyword ("Modality") or tag ("(0008,0060)"),
+// in any form rules.Normalize accepts (the one parser of attribute names).
+// It implements rules.Subject. The values are decoded from the reduced data
+// set that ReadHeader kept (no second parse): text in the character set of
+// Specific Character Set (0008,0005), numbers by their VR (PS3.5 §6.2);
+// sequences and bulk values are not attributes a rule can test.
 type Subject struct {
-	values map[uint32][]string
+	values rules.MapSubject
 }
 
 // Subject decodes the header's kept elements.
 func (h *Header) Subject() (*Subject, error) {
-	var buf bytes.Buffer
-	if err := part10.WriteMeta(&buf, part10.Meta{MediaStorageSOPClassUID: h.SOPClassUID, MediaStorageSOPInstanceUID: h.SOPInstanceUID,
-		TransferSyntaxUID: part10.ExplicitVRLittleEndian, ImplementationClassUID: dimse.ImplementationClassUID}); err != nil {
-		return nil, err
-	}
-	buf.Write(h.elements)
-	ds, err := dicom.Parse(bytes.NewReader(buf.Bytes()), int64(buf.Len()), nil,
-		dicom.SkipPixelData(), dicom.AllowUnknownSpecificCharacterSet(), dicom.AllowMissingMetaElementGroupLength())
-	if err != nil {
-		return nil, fmt.Errorf("%w: instance %s: %v", ErrBadHeader, h.SOPInstanceUID, err)
-	}
-	s := &Subject{values: map[uint32][]string{}}
-	for _, e := range ds.Elements {
-		if e.Tag.Group == 0x0002 {
-			continue
+	var dec decoder
+	for _, e := range h.elements {
+		if e.tag == part10.TagSpecificCharacterSet {
+			// An unknown character set is read as UTF-8 (PS3.5 §6.1.2.3
+			// leaves it to the application).
+			if cs, err := charset.ParseSpecificCharacterSet(textValues(e.value, nil)); err == nil && cs.Ideographic != nil {
+				dec = cs.Ideographic.Bytes
+			}
 		}
-		s.values[uint32(e.Tag.Group)<<16|uint32(e.Tag.Element)] = valueStrings(e)
 	}
-	return s, nil
+	s := make(rules.MapSubject, len(h.elements))
+	for _, e := range h.elements {
+		key, err := rules.Normalize(e.tag.String())
+		if err != nil {
+			return nil, fmt.Errorf("%w: instance %s: %v", ErrBadHeader, h.SOPInstanceUID, err)
+		}
+		s[key] = valueStrings(e, dec)
+	}
+	return &Subject{values: s}, nil
+}
+
+// decoder turns text in a data set's character set into UTF-8.
+type decoder func([]byte) ([]byte, error)
+
+// textValues splits a text value into its values (PS3.5 §6.4, backslash)
+// without padding (§6.2: trailing spaces, a NUL for UI; leading spaces are
+// not significant either in most VRs), decoded by dec when not nil.
+func textValues(b []byte, dec decoder) []string {
+	if dec != nil {
+		if d, err := dec(b); err == nil {
+			b = d
+		}
+	}
+	parts := strings.Split(strings.Trim(string(b), " \x00"), "\\")
+	for i, p := range parts {
+		parts[i] = strings.TrimRight(strings.TrimLeft(p, " "), " \x00")
+	}
+	return parts
 }
 
 // valueStrings renders a value the way a rule compares it: strings without
-// padding, numbers in decimal, bytes as text when printable.
-func valueStrings(e *dicom.Element) []string {
-	switch v := e.Value.GetValue().(type) {
-	case []string:
-		out := make([]string, len(v))
-		for i, s := range v {
-			out[i] = strings.TrimRight(strings.TrimLeft(s, " "), " \x00")
+// padding, binary numbers in decimal (little endian: the reader converts
+// big endian data sets), bytes as text when printable, else in hex.
+func valueStrings(e keptElement, dec decoder) []string {
+	b := e.value
+	ints := func(size int, f func([]byte) string) []string {
+		out := make([]string, 0, len(b)/size)
+		for i := 0; i+size <= len(b); i += size {
+			out = append(out, f(b[i:i+size]))
 		}
 		return out
-	case []int:
-		out := make([]string, len(v))
-		for i, n := range v {
-			out[i] = strconv.Itoa(n)
-		}
-		return out
-	case []float64:
-		out := make([]string, len(v))
-		for i, f := range v {
-			out[i] = strconv.FormatFloat(f, 'g', -1, 64)
-		}
-		return out
-	case []byte:
-		t := strings.TrimRight(string(v), " \x00")
-		for _, r := range t {
-			if r < 0x20 || r > 0x7e {
-				return []string{fmt.Sprintf("%x", v)}
-			}
-		}
-		return strings.Split(t, "\\")
 	}
-	return nil
-}
-
-var keywordCache sync.Map // keyword → uint32 tag, or error
-
-// ParseAttr turns a keyword ("SeriesDescription") or a tag written
-// "(0008,103E)", "0008,103E" or "0008103E" into a tag.
-func ParseAttr(attr string) (uint32, error) {
-	a := strings.TrimSpace(attr)
-	hex := strings.NewReplacer("(", "", ")", "", ",", "", " ", "").Replace(a)
-	if len(hex) == 8 && strings.ContainsAny(a[:1], "(0123456789") {
-		if v, err := strconv.ParseUint(hex, 16, 32); err == nil {
-			return uint32(v), nil
+	le := binary.LittleEndian
+	switch e.vr {
+	case "AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT":
+		return textValues(b, dec)
+	case "US":
+		return ints(2, func(u []byte) string { return strconv.Itoa(int(le.Uint16(u))) })
+	case "SS":
+		return ints(2, func(u []byte) string { return strconv.Itoa(int(int16(le.Uint16(u)))) })
+	case "UL":
+		return ints(4, func(u []byte) string { return strconv.FormatUint(uint64(le.Uint32(u)), 10) })
+	case "SL":
+		return ints(4, func(u []byte) string { return strconv.Itoa(int(int32(le.Uint32(u)))) })
+	case "UV":
+		return ints(8, func(u []byte) string { return strconv.FormatUint(le.Uint64(u), 10) })
+	case "SV":
+		return ints(8, func(u []byte) string { return strconv.FormatInt(int64(le.Uint64(u)), 10) })
+	case "AT":
+		return ints(4, func(u []byte) string { return part10.NewTag(le.Uint16(u), le.Uint16(u[2:])).String() })
+	case "FL":
+		return ints(4, func(u []byte) string {
+			return strconv.FormatFloat(float64(math.Float32frombits(le.Uint32(u))), 'g', -1, 32)
+		})
+	case "FD":
+		return ints(8, func(u []byte) string { return strconv.FormatFloat(math.Float64frombits(le.Uint64(u)), 'g', -1, 64) })
+	}
+	// OB, OW, UN and the other byte streams.
+	t := strings.TrimRight(string(b), " \x00")
+	for _, r := range t {
+		if r < 0x20 || r > 0x7e {
+			return []string{fmt.Sprintf("%x", b)}
 		}
 	}
-	if v, ok := keywordCache.Load(a); ok {
-		return v.(uint32), nil
-	}
-	info, err := tag.FindByKeyword(a)
-	if err != nil || info.Keyword != a {
-		return 0, fmt.Errorf("%q is neither a DICOM keyword nor a tag like (0008,0060)", attr)
-	}
-	t := uint32(info.Tag.Group)<<16 | uint32(info.Tag.Element)
-	keywordCache.Store(a, t)
-	return t, nil
+	return strings.Split(t, "\\")
 }
 
 // Values returns the values of an attribute and whether the instance has it.
-func (s *Subject) Values(attr string) ([]string, bool) {
-	t, err := ParseAttr(attr)
-	if err != nil {
-		return nil, false
-	}
-	v, ok := s.values[t]
-	return v, ok
-}
+func (s *Subject) Values(attr string) ([]string, bool) { return s.values.Values(attr) }

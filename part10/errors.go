@@ -25,7 +25,7 @@ type FormatError struct {
 	// set for Transcode and DataSetInfo.
 	Offset int64
 	// Tag is the offending element's tag (group<<16 | element) when HasTag.
-	Tag    uint32
+	Tag    Tag
 	HasTag bool
 	Msg    string
 }
@@ -43,6 +43,6 @@ func formatErr(off int64, format string, args ...any) error {
 	return &FormatError{Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
-func tagErr(off int64, t uint32, format string, args ...any) error {
+func tagErr(off int64, t Tag, format string, args ...any) error {
 	return &FormatError{Offset: off, Tag: t, HasTag: true, Msg: fmt.Sprintf(format, args...)}
 }

@@ -1,7 +1,6 @@
 package part10
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 )
@@ -20,82 +19,37 @@ const maxInfoValue = 1024
 // pixel data of an encapsulated syntax are Explicit VR Little Endian).
 // A missing UID gives a *FormatError.
 func DataSetInfo(r io.Reader, ts string) (sopClassUID, sopInstanceUID string, err error) {
-	info, ok := LookupTransferSyntax(ts)
-	if !ok {
+	rd, err := NewReader(r, ts)
+	if err != nil {
 		return "", "", fmt.Errorf("part10: DataSetInfo: %s", tsName(ts))
 	}
-	if info.Deflated {
-		fr := getInflater(r)
-		defer putInflater(fr)
-		r = fr
-	}
-	in := syntaxOf(info)
-	// Sequences are walked by a transcoder that writes to io.Discard.
-	t := &transcoder{
-		d:   &decoder{br: bufio.NewReaderSize(r, 4096)},
-		w:   bufio.NewWriterSize(io.Discard, 4096),
-		out: in,
-		buf: make([]byte, 4096),
-	}
-	pixelRep := 0
+	defer rd.Close()
 	for sopClassUID == "" || sopInstanceUID == "" {
-		h, err := t.d.header(in)
-		if err == io.EOF {
+		e, err := rd.Next()
+		if err == io.EOF || e.Tag == tagPixelData {
 			break
 		}
 		if err != nil {
 			return "", "", err
 		}
-		if h.tag == tagPixelData || h.tag>>16 == 0xFFFE {
-			break
+		if e.Sequence() || (e.Tag != tagSOPClassUID && e.Tag != tagSOPInstanceUID) {
+			continue
 		}
-		v := h.vr
-		if !in.explicit {
-			v = implicitVR(h.tag, pixelRep)
+		val, err := rd.Value(maxInfoValue)
+		if err != nil {
+			return "", "", err
 		}
-		switch {
-		case h.length == undefinedLength:
-			inner := in
-			if in.explicit && v == vrUN {
-				inner = implicitLE
-			}
-			if err := t.sequence(h, inner, -1, 1, pixelRep); err != nil {
-				return "", "", err
-			}
-		case v == vrSQ:
-			if err := t.sequence(h, in, t.d.off+int64(h.length), 1, pixelRep); err != nil {
-				return "", "", err
-			}
-		case h.tag == tagSOPClassUID || h.tag == tagSOPInstanceUID:
-			if h.length > maxInfoValue {
-				return "", "", tagErr(h.off, h.tag, "UID value length %d exceeds %d", h.length, maxInfoValue)
-			}
-			val := make([]byte, h.length)
-			if err := t.d.readFull(val); err != nil {
-				return "", "", t.d.readErr(err, &h, "value")
-			}
-			if h.tag == tagSOPClassUID {
-				sopClassUID = trimValue(val)
-			} else {
-				sopInstanceUID = trimValue(val)
-			}
-		case h.tag == tagPixelRep && h.length == 2:
-			var b [2]byte
-			if err := t.d.readFull(b[:]); err != nil {
-				return "", "", t.d.readErr(err, &h, "value")
-			}
-			pixelRep = int(in.u16(b[:]))
-		default:
-			if err := t.d.discard(int64(h.length), &h); err != nil {
-				return "", "", err
-			}
+		if e.Tag == tagSOPClassUID {
+			sopClassUID = trimValue(val)
+		} else {
+			sopInstanceUID = trimValue(val)
 		}
 	}
 	if sopClassUID == "" {
-		return "", "", formatErr(t.d.off, "data set has no SOP Class UID (0008,0016)")
+		return "", "", formatErr(rd.Offset(), "data set has no SOP Class UID (0008,0016)")
 	}
 	if sopInstanceUID == "" {
-		return "", "", formatErr(t.d.off, "data set has no SOP Instance UID (0008,0018)")
+		return "", "", formatErr(rd.Offset(), "data set has no SOP Instance UID (0008,0018)")
 	}
 	return sopClassUID, sopInstanceUID, nil
 }

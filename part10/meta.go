@@ -94,7 +94,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 			return m, metaReadErr(err, hoff, 0, "a file meta information element header")
 		}
 		off += 8
-		tg := uint32(le.u16(b[:]))<<16 | uint32(le.u16(b[2:]))
+		tg := Tag(le.u16(b[:]))<<16 | Tag(le.u16(b[2:]))
 		v := vr(b[4])<<8 | vr(b[5])
 		if !v.valid() {
 			return m, tagErr(hoff, tg, "invalid VR %s in file meta information (which is always Explicit VR Little Endian)", v)
@@ -162,7 +162,7 @@ func ReadMeta(r *bufio.Reader) (Meta, error) {
 
 // metaReadErr reports a failed read in the meta information: running out
 // of input is malformed data, other errors are passed on.
-func metaReadErr(err error, off int64, tg uint32, what string) error {
+func metaReadErr(err error, off int64, tg Tag, what string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		if tg == 0 {
 			return formatErr(off, "input ends inside %s", what)
@@ -188,7 +188,7 @@ func trimValue(b []byte) string {
 // to 1024 bytes.
 func WriteMeta(w io.Writer, m Meta) error {
 	type elem struct {
-		tag  uint32
+		tag  Tag
 		v    vr
 		val  string
 		name string

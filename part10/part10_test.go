@@ -36,7 +36,7 @@ func isLongVR(v string) bool {
 }
 
 // hdr appends a header; v is ignored in implicit VR and for group FFFE.
-func (d *builder) hdr(tg uint32, v string, length uint32) *builder {
+func (d *builder) hdr(tg Tag, v string, length uint32) *builder {
 	o := d.order()
 	d.b = o.AppendUint16(d.b, uint16(tg>>16))
 	d.b = o.AppendUint16(d.b, uint16(tg))
@@ -53,7 +53,7 @@ func (d *builder) hdr(tg uint32, v string, length uint32) *builder {
 	return d
 }
 
-func (d *builder) elem(tg uint32, v string, val []byte) *builder {
+func (d *builder) elem(tg Tag, v string, val []byte) *builder {
 	d.hdr(tg, v, uint32(len(val)))
 	d.b = append(d.b, val...)
 	return d
@@ -159,7 +159,7 @@ func TestTranscodeRefusesEncapsulated(t *testing.T) {
 // Endian to Big Endian and back, checking the bytes (PS3.5 §7.3).
 func TestSwapByVR(t *testing.T) {
 	le, be := explicitB(), bigB()
-	add := func(tg uint32, v string, leVal, beVal []byte) {
+	add := func(tg Tag, v string, leVal, beVal []byte) {
 		le.elem(tg, v, leVal)
 		be.elem(tg, v, beVal)
 	}
@@ -320,26 +320,28 @@ func TestSequences(t *testing.T) {
 	}
 }
 
+// nest builds an element depth sequences deep (undefined lengths).
+func nest(depth int) []byte {
+	b := explicitB()
+	for i := 0; i < depth; i++ {
+		b.hdr(0x00081032, "SQ", undefinedLength).hdr(tagItem, "", undefinedLength)
+	}
+	b.elem(0x00100020, "LO", []byte("ID"))
+	for i := 0; i < depth; i++ {
+		b.hdr(tagItemDelim, "", 0).hdr(tagSeqDelim, "", 0)
+	}
+	return b.b
+}
+
 func TestMalformed(t *testing.T) {
 	le := binary.LittleEndian
-	nest := func(depth int) []byte {
-		b := explicitB()
-		for i := 0; i < depth; i++ {
-			b.hdr(0x00081032, "SQ", undefinedLength).hdr(tagItem, "", undefinedLength)
-		}
-		b.elem(0x00100020, "LO", []byte("ID"))
-		for i := 0; i < depth; i++ {
-			b.hdr(tagItemDelim, "", 0).hdr(tagSeqDelim, "", 0)
-		}
-		return b.b
-	}
 	if err := Transcode(io.Discard, bytes.NewReader(nest(MaxDepth)), ExplicitVRLittleEndian, ImplicitVRLittleEndian); err != nil {
 		t.Errorf("depth %d: %v", MaxDepth, err)
 	}
 	item := explicitB().elem(0x00100020, "LO", []byte("ID")).b
 	for name, c := range map[string]struct {
 		in  []byte
-		tag uint32
+		tag Tag
 	}{
 		"too deep": {nest(MaxDepth + 1), 0x00081032},
 		"item longer than sequence": {explicitB().hdr(0x00081032, "SQ", 8+4).

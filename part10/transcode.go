@@ -66,7 +66,7 @@ func (d *decoder) discard(n int64, h *header) error {
 
 // header is a decoded data element header.
 type header struct {
-	tag    uint32
+	tag    Tag
 	vr     vr // 0 in an implicit VR syntax and for the item tags
 	length uint32
 	off    int64 // offset of the first byte of the header
@@ -85,7 +85,7 @@ func (d *decoder) header(s syntax) (header, error) {
 		}
 		return h, d.readErr(err, nil, "tag of a data element")
 	}
-	h.tag = uint32(s.u16(b))<<16 | uint32(s.u16(b[2:]))
+	h.tag = Tag(s.u16(b))<<16 | Tag(s.u16(b[2:]))
 	if !s.explicit || h.tag>>16 == 0xFFFE {
 		if err := d.readFull(b); err != nil {
 			return h, d.readErr(err, &h, "value length")
@@ -128,6 +128,11 @@ type transcoder struct {
 	buf   []byte
 	first [2]byte // first two bytes of the last value copied, before swapping
 	hdr   [12]byte
+	// replace holds new values for top-level elements (Rewrite).
+	replace map[Tag]string
+	// keepFragments copies encapsulated Pixel Data and what follows it as
+	// it is (Rewrite of an encapsulated data set).
+	keepFragments bool
 }
 
 // Transcode copies a data set (without the file meta information) from src,
@@ -210,6 +215,65 @@ func Transcode(dst io.Writer, src io.Reader, from, to string) error {
 	return nil
 }
 
+// Rewrite copies a data set (without the file meta information) encoded in
+// transfer syntax ts to dst with new values for top-level elements (tag →
+// value; a UI value is padded with a NUL to even length, any other with a
+// space, PS3.5 §6.2), and returns the transfer syntax written. A native
+// data set is written in Explicit VR Little Endian with the rules of
+// Transcode; an encapsulated one (PS3.5 Annex A.4) keeps its syntax, its
+// elements before the Pixel Data are rewritten and the fragments copied as
+// they are. Group Length elements are dropped (PS3.5 §7.2). Nested data
+// sets are not changed.
+func Rewrite(dst io.Writer, src io.Reader, ts string, values map[Tag]string) (string, error) {
+	info, ok := LookupTransferSyntax(ts)
+	if !ok {
+		return "", fmt.Errorf("%w: %s", ErrCannotTranscode, tsName(ts))
+	}
+	out := ExplicitVRLittleEndian
+	if info.Encapsulated {
+		out = ts
+	}
+	in := src
+	if info.Deflated {
+		fr := getInflater(src)
+		defer putInflater(fr)
+		in = fr
+	}
+	b := getBuffers(in, dst)
+	defer putBuffers(b)
+	t := &transcoder{d: &decoder{br: b.br}, w: b.bw, out: syntax{explicit: true}, buf: b.buf,
+		replace: values, keepFragments: info.Encapsulated}
+	if err := t.dataSet(syntaxOf(info), modeTop, -1, 0, 0); err != nil {
+		return out, err
+	}
+	if err := t.w.Flush(); err != nil {
+		return out, fmt.Errorf("part10: writing: %w", err)
+	}
+	return out, nil
+}
+
+// replaceValue skips the value of h and writes val in its place.
+func (t *transcoder) replaceValue(h *header, v vr, val string) error {
+	if err := t.d.discard(int64(h.length), h); err != nil {
+		return err
+	}
+	b := []byte(val)
+	if len(b)%2 == 1 {
+		pad := byte(' ')
+		if v == vrUI {
+			pad = 0
+		}
+		b = append(b, pad)
+	}
+	if !v.long() && len(b) > 0xFFFE {
+		return tagErr(h.off, h.tag, "new value of %d bytes is too long for VR %s", len(b), v)
+	}
+	if err := t.writeHeader(h.tag, v, uint32(len(b))); err != nil {
+		return err
+	}
+	return t.write(b)
+}
+
 // buffers are the fixed-size buffers of one transcoding, pooled so that
 // a node sending many files does not allocate them for each.
 type buffers struct {
@@ -277,7 +341,7 @@ func (t *transcoder) write(p []byte) error {
 }
 
 // writeHeader writes an element header in the output syntax.
-func (t *transcoder) writeHeader(tg uint32, v vr, length uint32) error {
+func (t *transcoder) writeHeader(tg Tag, v vr, length uint32) error {
 	s := t.out
 	b := s.append16(t.hdr[:0], uint16(tg>>16))
 	b = s.append16(b, uint16(tg))
@@ -339,6 +403,21 @@ func (t *transcoder) dataSet(in syntax, mode int, bound int64, depth, pixelRep i
 		}
 		if h.tag == tagPixelData && v == vrSQ {
 			return tagErr(h.off, h.tag, "Pixel Data with VR SQ")
+		}
+		if val, ok := t.replace[h.tag]; ok && mode == modeTop && h.length != undefinedLength && v != vrSQ {
+			if err := t.replaceValue(&h, v, val); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.tag == tagPixelData && h.length == undefinedLength && t.keepFragments && mode == modeTop {
+			if err := t.writeHeader(h.tag, v, undefinedLength); err != nil {
+				return err
+			}
+			if _, err := io.Copy(t.w, t.d.br); err != nil {
+				return t.d.readErr(err, &h, "encapsulated pixel data")
+			}
+			return nil
 		}
 		switch {
 		case h.length == undefinedLength:
@@ -486,7 +565,7 @@ func swapUnits(b []byte, unit int) {
 	}
 }
 
-func groupFFFEName(t uint32) string {
+func groupFFFEName(t Tag) string {
 	switch t {
 	case tagItem:
 		return "Item (FFFE,E000)"

@@ -105,26 +105,26 @@ func parseVR(s string) (vr, bool) {
 
 // Tags with a fixed meaning in the encoding layer.
 const (
-	tagItem           uint32 = 0xFFFEE000 // PS3.5 §7.5, Item
-	tagItemDelim      uint32 = 0xFFFEE00D // PS3.5 §7.5, Item Delimitation Item
-	tagSeqDelim       uint32 = 0xFFFEE0DD // PS3.5 §7.5, Sequence Delimitation Item
-	tagPixelData      uint32 = 0x7FE00010 // PS3.3 C.7.6.3, Pixel Data
-	tagPixelRep       uint32 = 0x00280103 // Pixel Representation
-	tagLengthToEnd    uint32 = 0x00080001 // retired Length to End
-	tagSOPClassUID    uint32 = 0x00080016
-	tagSOPInstanceUID uint32 = 0x00080018
+	tagItem           Tag = 0xFFFEE000 // PS3.5 §7.5, Item
+	tagItemDelim      Tag = 0xFFFEE00D // PS3.5 §7.5, Item Delimitation Item
+	tagSeqDelim       Tag = 0xFFFEE0DD // PS3.5 §7.5, Sequence Delimitation Item
+	tagPixelData          = TagPixelData
+	tagPixelRep       Tag = 0x00280103 // Pixel Representation
+	tagLengthToEnd    Tag = 0x00080001 // retired Length to End
+	tagSOPClassUID        = TagSOPClassUID
+	tagSOPInstanceUID     = TagSOPInstanceUID
 
 	undefinedLength uint32 = 0xFFFFFFFF // PS3.5 §7.1.1, undefined length
 )
 
-func fmtTag(t uint32) string {
-	return fmt.Sprintf("(%04X,%04X)", t>>16, t&0xFFFF)
+func fmtTag(t Tag) string {
+	return fmt.Sprintf("(%04X,%04X)", uint32(t)>>16, uint32(t)&0xFFFF)
 }
 
 // isUSorSSDescriptor lists the "US or SS" attributes that are encoded as US
 // whatever the Pixel Representation: the LUT descriptors, whose third value is
 // always US (PS3.3 C.7.6.3.1.5, C.11.1.1.1).
-func isUSorSSDescriptor(t uint32) bool {
+func isUSorSSDescriptor(t Tag) bool {
 	switch t {
 	case 0x00281100, 0x00281101, 0x00281102, 0x00281103,
 		0x00281111, 0x00281112, 0x00281113, 0x00283002:
@@ -137,7 +137,7 @@ func isUSorSSDescriptor(t uint32) bool {
 // transfer syntax (PS3.5 §7.1.3, Annex A.1) from the data dictionary of
 // github.com/suyashkumar/dicom. pixelRep is the Pixel Representation
 // (0028,0103) in force, used for "US or SS" attributes.
-func implicitVR(t uint32, pixelRep int) vr {
+func implicitVR(t Tag, pixelRep int) vr {
 	g, e := uint16(t>>16), uint16(t)
 	if e == 0 {
 		return vrUL // group length, PS3.5 §7.2
@@ -168,7 +168,7 @@ func implicitVR(t uint32, pixelRep int) vr {
 }
 
 // chooseVR picks one VR from a dictionary entry that may list several.
-func chooseVR(t uint32, vrs []string, pixelRep int) vr {
+func chooseVR(t Tag, vrs []string, pixelRep int) vr {
 	if len(vrs) == 1 {
 		if v, ok := parseVR(vrs[0]); ok {
 			return v

@@ -3,159 +3,38 @@
 // SOP class 1.2.840.10008.5.1.4.1.1.66) with a documented private block
 // (docs/raw-data.md).
 //
-// The arrays in these objects reach gigabytes, so this package has its own
-// small streaming element reader: header elements are read into memory with
-// bounded sizes, and the array element goes straight into a typed slice whose
-// size is checked against the declared dimensions before it is allocated.
+// The arrays in these objects reach gigabytes, so they are read with
+// part10's bounded element reader: header elements are read into memory
+// with bounded sizes, and the array element goes straight into a typed
+// slice whose size is checked against the declared dimensions before it is
+// allocated.
 package rawdata
 
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/tweedie-recon/tweedie/part10"
 )
 
-// Tag is a (group, element) pair.
-type Tag uint32
+// Tag is part10's tag type, the one of the data-set code.
+type Tag = part10.Tag
 
 // T builds a tag.
-func T(group, elem uint16) Tag { return Tag(uint32(group)<<16 | uint32(elem)) }
+func T(group, elem uint16) Tag { return part10.NewTag(group, elem) }
 
-func (t Tag) String() string { return fmt.Sprintf("(%04X,%04X)", uint16(t>>16), uint16(t)) }
-
-const (
-	tagItem          = Tag(0xFFFEE000)
-	tagItemDelim     = Tag(0xFFFEE00D)
-	tagSequenceDelim = Tag(0xFFFEE0DD)
-	undefinedLength  = 0xFFFFFFFF
-	// maxHeaderValue bounds every element but the array: a header value
-	// larger than this is not something a raw-data object carries.
-	maxHeaderValue = 16 << 20
-	maxDepth       = 16
-)
-
-// longVR lists the explicit VRs with a 32-bit length (PS3.5 §7.1.2).
-func longVR(vr string) bool {
-	switch vr {
-	case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV":
-		return true
-	}
-	return false
-}
-
-// ErrMalformed marks data sets that cannot be parsed.
-var ErrMalformed = errors.New("malformed DICOM data set")
+// maxHeaderValue bounds every element but the array: a header value larger
+// than this is not something a raw-data object carries.
+const maxHeaderValue = 16 << 20
 
 // element is one header element as read.
 type element struct {
 	vr    string
 	value []byte
-}
-
-// reader iterates over the top-level elements of a little-endian data set.
-type reader struct {
-	r        *bufio.Reader
-	explicit bool
-	off      int64
-	vrOf     func(Tag) string // implicit VR: the VR of known tags
-}
-
-func (rd *reader) read(b []byte) error {
-	n, err := io.ReadFull(rd.r, b)
-	rd.off += int64(n)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: truncated at offset %d", ErrMalformed, rd.off)
-	}
-	return err
-}
-
-func (rd *reader) skip(n int64) error {
-	m, err := io.CopyN(io.Discard, rd.r, n)
-	rd.off += m
-	if err == io.EOF {
-		return fmt.Errorf("%w: truncated at offset %d", ErrMalformed, rd.off)
-	}
-	return err
-}
-
-// header reads a tag, VR and length. io.EOF at a tag boundary ends the set.
-func (rd *reader) header() (Tag, string, uint32, error) {
-	var b [8]byte
-	n, err := io.ReadFull(rd.r, b[:4])
-	rd.off += int64(n)
-	if err == io.EOF {
-		return 0, "", 0, io.EOF
-	}
-	if err != nil {
-		return 0, "", 0, fmt.Errorf("%w: truncated tag at offset %d", ErrMalformed, rd.off)
-	}
-	t := T(binary.LittleEndian.Uint16(b[0:2]), binary.LittleEndian.Uint16(b[2:4]))
-	if t == tagItem || t == tagItemDelim || t == tagSequenceDelim {
-		if err := rd.read(b[4:8]); err != nil {
-			return 0, "", 0, err
-		}
-		return t, "", binary.LittleEndian.Uint32(b[4:8]), nil
-	}
-	if !rd.explicit {
-		if err := rd.read(b[4:8]); err != nil {
-			return 0, "", 0, err
-		}
-		return t, rd.vrOf(t), binary.LittleEndian.Uint32(b[4:8]), nil
-	}
-	if err := rd.read(b[4:6]); err != nil {
-		return 0, "", 0, err
-	}
-	vr := string(b[4:6])
-	if vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z' {
-		return 0, "", 0, fmt.Errorf("%w: element %s at offset %d has VR bytes % x", ErrMalformed, t, rd.off-6, b[4:6])
-	}
-	if longVR(vr) {
-		if err := rd.read(b[0:6]); err != nil {
-			return 0, "", 0, err
-		}
-		return t, vr, binary.LittleEndian.Uint32(b[2:6]), nil
-	}
-	if err := rd.read(b[0:2]); err != nil {
-		return 0, "", 0, err
-	}
-	return t, vr, uint32(binary.LittleEndian.Uint16(b[0:2])), nil
-}
-
-// skipSequence skips an undefined-length sequence (or item list) up to its
-// sequence delimitation, PS3.5 §7.5.
-func (rd *reader) skipUndefined(depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("%w: sequences nested deeper than %d", ErrMalformed, maxDepth)
-	}
-	for {
-		t, vr, n, err := rd.header()
-		if err == io.EOF {
-			return fmt.Errorf("%w: sequence without delimitation", ErrMalformed)
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case t == tagSequenceDelim || t == tagItemDelim:
-			if t == tagSequenceDelim || depth > 0 {
-				return nil
-			}
-		case n == undefinedLength:
-			_ = vr
-			if err := rd.skipUndefined(depth + 1); err != nil {
-				return err
-			}
-		default:
-			if err := rd.skip(int64(n)); err != nil {
-				return err
-			}
-		}
-	}
 }
 
 // dataSet is the header of a raw-data object: every top-level element but
@@ -268,16 +147,7 @@ func (w *writer) header(t Tag, vr string, n uint32) {
 		return
 	}
 	var b [12]byte
-	binary.LittleEndian.PutUint16(b[0:], uint16(t>>16))
-	binary.LittleEndian.PutUint16(b[2:], uint16(t))
-	copy(b[4:6], vr)
-	if longVR(vr) {
-		binary.LittleEndian.PutUint32(b[8:], n)
-		_, w.err = w.w.Write(b[:12])
-	} else {
-		binary.LittleEndian.PutUint16(b[6:], uint16(n))
-		_, w.err = w.w.Write(b[:8])
-	}
+	_, w.err = w.w.Write(part10.AppendHeader(b[:0], t, vr, n))
 }
 
 func (w *writer) raw(t Tag, vr string, v []byte) {
@@ -288,7 +158,7 @@ func (w *writer) raw(t Tag, vr string, v []byte) {
 		}
 		v = append(v[:len(v):len(v)], pad)
 	}
-	if !longVR(vr) && len(v) > 0xFFFF {
+	if !part10.LongVR(vr) && len(v) > 0xFFFF {
 		if w.err == nil {
 			w.err = fmt.Errorf("value of %s too long for VR %s", t, vr)
 		}

@@ -136,7 +136,7 @@ func TestMRMalformed(t *testing.T) {
 			return b
 		}, "dimension"},
 		"not ours": {func(b []byte) []byte {
-			i := find(b, tagPrivateCreator)
+			i := find(b, TagPrivateCreator)
 			b[i+8] = 'X'
 			return b
 		}, "private creator"},

@@ -120,7 +120,7 @@ func (h *Header) writeCommon(w *writer, sopClass string) {
 }
 
 func (h *Header) writePrivateCommon(w *writer, kind, layout, format string, dims []uint32) {
-	w.str(tagPrivateCreator, "LO", PrivateCreator)
+	w.str(TagPrivateCreator, "LO", PrivateCreator)
 	w.str(tagDataKind, "CS", kind)
 	w.ul(tagArrayDims, dims...)
 	w.str(tagArrayLayout, "CS", layout)
@@ -128,11 +128,11 @@ func (h *Header) writePrivateCommon(w *writer, kind, layout, format string, dims
 }
 
 func (h *Header) writePrivateGeometry(w *writer) {
-	w.str(tagAcquisitionUID, "UI", h.Acquisition.UID)
-	w.ul(tagNumInstances, uint32(h.NumInstances))
+	w.str(TagAcquisitionUID, "UI", h.Acquisition.UID)
+	w.ul(TagNumInstances, uint32(h.NumInstances))
 	w.ul(tagInstanceIndex, uint32(h.InstanceIndex))
 	w.ul(tagFirstSlice, uint32(h.FirstSlice))
-	w.ul(tagTotalSlices, uint32(h.TotalSlices))
+	w.ul(TagTotalSlices, uint32(h.TotalSlices))
 	w.fd(tagOrientation, h.Orientation[:]...)
 	var pos []float64
 	for _, p := range h.Positions {
@@ -177,7 +177,7 @@ type parsed struct {
 	kind     string
 	dims     []int
 	arrayLen uint32
-	rd       *reader
+	rd       *part10.Reader
 	closer   func()
 	path     string
 	// remain is how many data-set bytes the file holds after the reader's
@@ -206,71 +206,63 @@ func open(path string) (*parsed, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p.remain = -1
-	if st, err := f.Stat(); err == nil {
-		if pos, err := f.Seek(0, io.SeekCurrent); err == nil {
-			p.remain = st.Size() - (pos - int64(br.Buffered()))
+	if tsi, known := part10.LookupTransferSyntax(meta.TransferSyntaxUID); !known || !part10.IsUncompressed(meta.TransferSyntaxUID) {
+		return nil, fmt.Errorf("%s: transfer syntax %s cannot carry raw data", path, meta.TransferSyntaxUID)
+	} else if !tsi.BigEndian && !tsi.Deflated {
+		// The data set's size is known: it bounds the array (readArray).
+		if st, err := f.Stat(); err == nil {
+			if pos, err := f.Seek(0, io.SeekCurrent); err == nil {
+				p.remain = st.Size() - (pos - int64(br.Buffered()))
+			}
 		}
 	}
-	var src io.Reader = br
-	explicit := true
-	switch meta.TransferSyntaxUID {
-	case part10.ExplicitVRLittleEndian:
-	case part10.ImplicitVRLittleEndian:
-		explicit = false
-	case part10.ExplicitVRBigEndian, part10.DeflatedExplicitVRLittleEndian:
-		p.remain = -1
-		pr, pw := io.Pipe()
-		go func() {
-			pw.CloseWithError(part10.Transcode(pw, br, meta.TransferSyntaxUID, part10.ExplicitVRLittleEndian))
-		}()
-		src = pr
-		old := p.closer
-		p.closer = func() { pr.Close(); old() }
-	default:
-		return nil, fmt.Errorf("%s: transfer syntax %s cannot carry raw data", path, meta.TransferSyntaxUID)
+	rd, err := part10.NewReader(br, meta.TransferSyntaxUID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	p.rd = &reader{r: bufio.NewReaderSize(src, 1<<20), explicit: explicit, vrOf: vrOf}
+	p.rd = rd
+	p.closer = func() { rd.Close(); f.Close() }
 	p.ds = dataSet{}
 	for {
-		t, vr, n, err := p.rd.header()
+		e, err := rd.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if t == tagArrayData {
-			if n == undefinedLength {
-				return nil, fmt.Errorf("%s: array element %s has undefined length", path, t)
+		if e.Tag == tagArrayData {
+			if e.Length == part10.UndefinedLength {
+				return nil, fmt.Errorf("%s: array element %s has undefined length", path, e.Tag)
 			}
-			p.arrayLen = n
+			p.arrayLen = e.Length
 			break
 		}
-		if n == undefinedLength {
-			if err := p.rd.skipUndefined(0); err != nil {
-				return nil, fmt.Errorf("%s: in %s: %w", path, t, err)
+		if e.Sequence() {
+			continue
+		}
+		if e.Length > maxHeaderValue {
+			if e.Tag.Group() == privateGroup {
+				return nil, fmt.Errorf("%s: element %s of %d bytes exceeds the %d-byte limit", path, e.Tag, e.Length, maxHeaderValue)
 			}
 			continue
 		}
-		if vr == "SQ" || n > maxHeaderValue {
-			if n > maxHeaderValue && t>>16 == privateGroup {
-				return nil, fmt.Errorf("%s: element %s of %d bytes exceeds the %d-byte limit", path, t, n, maxHeaderValue)
-			}
-			if err := p.rd.skip(int64(n)); err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			continue
+		v, err := rd.Value(maxHeaderValue)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading %s: %w", path, e.Tag, err)
 		}
-		v := make([]byte, n)
-		if err := p.rd.read(v); err != nil {
-			return nil, fmt.Errorf("%s: reading %s: %w", path, t, err)
+		vr := e.VR
+		if vr == "UN" {
+			// Implicit VR (PS3.5 §7.1.3), or a converter that did not know
+			// the private block: the VR the block defines.
+			vr = vrOf(e.Tag)
 		}
-		p.ds[t] = element{vr: vr, value: v}
+		p.ds[e.Tag] = element{vr: vr, value: v}
 	}
 	if c := p.ds.str(tagSOPClassUID); c != RawDataStorage {
 		return nil, fmt.Errorf("%s: SOP class %q is not Raw Data Storage (%s)", path, c, RawDataStorage)
 	}
-	if c := p.ds.str(tagPrivateCreator); c != PrivateCreator {
+	if c := p.ds.str(TagPrivateCreator); c != PrivateCreator {
 		return nil, fmt.Errorf("%s: no tweedie raw-data block: private creator (0077,0010) is %q, want %q", path, c, PrivateCreator)
 	}
 	p.kind = p.ds.str(tagDataKind)
@@ -302,8 +294,8 @@ func (p *parsed) readArray(want int) ([]float32, error) {
 	if uint64(p.arrayLen) != uint64(want)*4 {
 		return nil, fmt.Errorf("%s: array data has %d bytes, but the dimensions %v need %d", p.path, p.arrayLen, p.dims, uint64(want)*4)
 	}
-	if p.remain >= 0 && int64(p.arrayLen) > p.remain-p.rd.off {
-		return nil, fmt.Errorf("%s: truncated: the array data element declares %d bytes, only %d remain in the file", p.path, p.arrayLen, max(p.remain-p.rd.off, 0))
+	if p.remain >= 0 && int64(p.arrayLen) > p.remain-p.rd.Offset() {
+		return nil, fmt.Errorf("%s: truncated: the array data element declares %d bytes, only %d remain in the file", p.path, p.arrayLen, max(p.remain-p.rd.Offset(), 0))
 	}
 	// The slice is sized from the file when its size is known; a data set
 	// converted on the fly grows it as the samples arrive, so a header that
@@ -317,7 +309,7 @@ func (p *parsed) readArray(want int) ([]float32, error) {
 	buf := make([]byte, 1<<20)
 	for i := 0; i < want; {
 		n := min(len(buf)/4, want-i)
-		if err := p.rd.read(buf[:4*n]); err != nil {
+		if _, err := io.ReadFull(p.rd, buf[:4*n]); err != nil {
 			return nil, fmt.Errorf("%s: reading array: %w", p.path, err)
 		}
 		if len(out) < i+n {
@@ -380,7 +372,7 @@ func (p *parsed) readHeader(slices int) (Header, error) {
 	h.Manufacturer, h.InstitutionName, h.StationName = d.str(tagManufacturer), d.str(tagInstitutionName), d.str(tagStationName)
 	h.ContentDate, h.ContentTime = d.str(tagContentDate), d.str(tagContentTime)
 
-	h.Acquisition.UID = d.str(tagAcquisitionUID)
+	h.Acquisition.UID = d.str(TagAcquisitionUID)
 	if h.Acquisition.UID == "" {
 		h.Acquisition.UID = h.SeriesInstanceUID
 	}
@@ -399,10 +391,10 @@ func (p *parsed) readHeader(slices int) (Header, error) {
 		}
 		return int(v[0])
 	}
-	h.NumInstances = u(tagNumInstances, "number of instances", 1)
+	h.NumInstances = u(TagNumInstances, "number of instances", 1)
 	h.InstanceIndex = u(tagInstanceIndex, "instance index", 1)
 	h.FirstSlice = u(tagFirstSlice, "first slice", 0)
-	h.TotalSlices = u(tagTotalSlices, "total slices", slices)
+	h.TotalSlices = u(TagTotalSlices, "total slices", slices)
 	if h.NumInstances < 1 || h.InstanceIndex < 1 || h.InstanceIndex > h.NumInstances {
 		problems = append(problems, fmt.Sprintf("instance index %d of %d instances", h.InstanceIndex, h.NumInstances))
 	}

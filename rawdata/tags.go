@@ -46,19 +46,22 @@ const (
 	PrivateCreator = "TWEEDIE RAW 1"
 )
 
+// The tags of the block that the gateway reads to complete a series
+// (TagPrivateCreator, TagAcquisitionUID, TagNumInstances, TagTotalSlices)
+// and derived images write are exported; this is their one definition.
 var (
-	tagPrivateCreator  = T(privateGroup, 0x0010)
+	TagPrivateCreator  = T(privateGroup, 0x0010)
 	tagDataKind        = T(privateGroup, 0x1001) // CS MR_KSPACE | CT_SINOGRAM
 	tagArrayDims       = T(privateGroup, 0x1002) // UL, in storage order
 	tagArrayLayout     = T(privateGroup, 0x1003) // CS names of the dimensions
 	tagSampleFormat    = T(privateGroup, 0x1004) // CS COMPLEX64_LE | FLOAT32_LE
 	tagSamplingMask    = T(privateGroup, 0x1005) // OB, one byte (0/1) per k-space sample of a slice
 	tagMaskDims        = T(privateGroup, 0x1006) // US rows, cols of the mask
-	tagAcquisitionUID  = T(privateGroup, 0x1010) // UI, shared by the instances of one acquisition
-	tagNumInstances    = T(privateGroup, 0x1011) // UL instances in the acquisition
+	TagAcquisitionUID  = T(privateGroup, 0x1010) // UI, shared by the instances of one acquisition
+	TagNumInstances    = T(privateGroup, 0x1011) // UL instances in the acquisition
 	tagInstanceIndex   = T(privateGroup, 0x1012) // UL 1-based index of this instance
 	tagFirstSlice      = T(privateGroup, 0x1013) // UL 0-based index of this instance's first slice
-	tagTotalSlices     = T(privateGroup, 0x1014) // UL slices in the acquisition
+	TagTotalSlices     = T(privateGroup, 0x1014) // UL slices in the acquisition
 	tagOrientation     = T(privateGroup, 0x1020) // FD 6: row and column direction cosines
 	tagSlicePositions  = T(privateGroup, 0x1021) // FD 3 per slice: position of the first voxel, mm
 	tagPixelSpacing    = T(privateGroup, 0x1022) // FD 2: row spacing, column spacing of the image, mm
@@ -73,6 +76,9 @@ var (
 	tagSourceDetector  = T(privateGroup, 0x1045) // FD mm
 	tagMuWater         = T(privateGroup, 0x1046) // FD 1/mm
 	tagArrayData       = T(privateGroup, 0x10F0) // OF, the samples
+	// TagValueScale is in derived MR images (package derived), not in raw
+	// data: physical value = stored value × ValueScale (FD).
+	TagValueScale = T(privateGroup, 0x1060)
 )
 
 // RawDataStorage is the SOP class of raw-data objects, PS3.4 Annex B.
@@ -88,11 +94,11 @@ const (
 // in Implicit VR Little Endian.
 func vrOf(t Tag) string {
 	switch t {
-	case tagPrivateCreator:
+	case TagPrivateCreator:
 		return "LO"
 	case tagDataKind, tagArrayLayout, tagSampleFormat, tagBeamGeometry, tagModality, tagImageType, tagPatientSex, tagSpecificCharacterSet, tagPatientPosition:
 		return "CS"
-	case tagArrayDims, tagNumInstances, tagInstanceIndex, tagFirstSlice, tagTotalSlices:
+	case tagArrayDims, TagNumInstances, tagInstanceIndex, tagFirstSlice, TagTotalSlices:
 		return "UL"
 	case tagMaskDims, tagImageMatrix:
 		return "US"
@@ -105,7 +111,7 @@ func vrOf(t Tag) string {
 		return "UT"
 	case tagArrayData:
 		return "OF"
-	case tagAcquisitionUID, tagSOPClassUID, tagSOPInstanceUID, tagStudyInstanceUID, tagSeriesInstanceUID, tagFrameOfReferenceUID:
+	case TagAcquisitionUID, tagSOPClassUID, tagSOPInstanceUID, tagStudyInstanceUID, tagSeriesInstanceUID, tagFrameOfReferenceUID:
 		return "UI"
 	case tagAcquisitionContextSeq:
 		return "SQ"

@@ -31,11 +31,13 @@ for target in \
   "./dimse/msg FuzzDecode" \
   "./part10 FuzzTranscode" \
   "./part10 FuzzReadMeta" \
+  "./part10 FuzzReader" \
   "./rawdata FuzzReadFile" \
   "./rules FuzzParseBytes" \
   "./num/array FuzzReadNPY" \
   "./num/array FuzzParseCFLHeader" \
-  "./gateway FuzzScanSegment"; do
+  "./gateway FuzzScanSegment" \
+  "./gateway FuzzReadHeader"; do
   set -- $target
   # A failing target's whole output is printed, with the input that failed
   # (written to the package's testdata/fuzz).
