@@ -219,4 +219,3 @@ func uintValue(vr string, b []byte) int {
 	}
 	return 0
 }
-
