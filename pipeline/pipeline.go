@@ -24,6 +24,7 @@ import (
 	"github.com/tweedie-recon/tweedie/gateway"
 	"github.com/tweedie-recon/tweedie/rawdata"
 	"github.com/tweedie-recon/tweedie/reconstruct"
+	"github.com/tweedie-recon/tweedie/rules"
 )
 
 // Acquisition is the assembled raw data of one acquisition: the header of
@@ -140,6 +141,16 @@ func Runners(score *reconstruct.ScoreRuntime) map[string]gateway.Runner {
 type Runner struct {
 	Name  string
 	Score *reconstruct.ScoreRuntime
+}
+
+// CheckParams implements gateway.ParamChecker: the reconstructor's own
+// parameter parsing, run at configuration time.
+func (r Runner) CheckParams(params map[string]string) []rules.ParamProblem {
+	var out []rules.ParamProblem
+	for _, p := range reconstruct.CheckParams(r.Name, params) {
+		out = append(out, rules.ParamProblem{Key: p.Key, Msg: p.Msg})
+	}
+	return out
 }
 
 // Run implements gateway.Runner.

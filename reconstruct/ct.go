@@ -48,6 +48,35 @@ func (c *CTInput) Projector() (*sinogram.Projector, error) {
 	return nil, fmt.Errorf("beam geometry %q, want PARALLEL or FAN", c.Beam)
 }
 
+// ctParams are the parameters of one CT method.
+type ctParams struct {
+	filter sinogram.Filter // fbp
+	cutoff float64         // fbp
+	iters  int             // sirt
+	tv     TVConfig        // admm-tv
+}
+
+// params parses the method's parameters; unknown keys are errors.
+func (m ctMethod) params(p *Params) (*ctParams, error) {
+	q := &ctParams{}
+	switch m.name {
+	case "fbp":
+		f, err := sinogram.ParseFilter(p.String("filter", "ram-lak"))
+		if err != nil {
+			return nil, err
+		}
+		q.filter, q.cutoff = f, p.Float("cutoff", 1)
+	case "sirt":
+		q.iters = p.Int("iters", 100)
+	case "admm-tv":
+		q.tv = TVConfig{Lambda: p.Float("lambda", 0), Rho: p.Float("rho", 0), Iter: p.Int("iters", 0), CGIter: p.Int("cg_iters", 0)}
+	}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
 func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, env Env) (*Output, error) {
 	log := env.Log
 	ct := in.CT
@@ -55,43 +84,32 @@ func (m ctMethod) Reconstruct(ctx context.Context, in *Input, p *Params, env Env
 	if err != nil {
 		return nil, err
 	}
+	q, err := m.params(p)
+	if err != nil {
+		return nil, err
+	}
 	var desc string
 	var one func(sino []float32) ([]float32, error)
 	switch m.name {
 	case "fbp":
-		f, err := sinogram.ParseFilter(p.String("filter", "ram-lak"))
+		fbp, err := sinogram.NewFBPFor(proj, sinogram.FBPConfig{Filter: q.filter, Cutoff: q.cutoff})
 		if err != nil {
 			return nil, err
 		}
-		cutoff := p.Float("cutoff", 1)
-		if err := p.Check(); err != nil {
-			return nil, err
-		}
-		fbp, err := sinogram.NewFBPFor(proj, sinogram.FBPConfig{Filter: f, Cutoff: cutoff})
-		if err != nil {
-			return nil, err
-		}
-		desc = fmt.Sprintf("tweedie fbp filter=%s", f)
+		desc = fmt.Sprintf("tweedie fbp filter=%s", q.filter)
 		one = func(sino []float32) ([]float32, error) {
 			x := make([]float32, proj.InLen())
 			return x, fbp.Reconstruct(x, sino)
 		}
 	case "sirt":
-		iters := p.Int("iters", 100)
-		if err := p.Check(); err != nil {
-			return nil, err
-		}
-		desc = fmt.Sprintf("tweedie sirt iters=%d", iters)
+		desc = fmt.Sprintf("tweedie sirt iters=%d", q.iters)
 		one = func(sino []float32) ([]float32, error) {
-			return SIRT(proj, sino, SIRTConfig{Iter: iters,
+			return SIRT(proj, sino, SIRTConfig{Iter: q.iters,
 				Callback: func(int, []float32) bool { return ctx.Err() == nil }})
 		}
 	case "admm-tv":
-		cfg := TVConfig{Lambda: p.Float("lambda", 0), Rho: p.Float("rho", 0), Iter: p.Int("iters", 0), CGIter: p.Int("cg_iters", 0),
-			Callback: func(int, []float32) bool { return ctx.Err() == nil }}
-		if err := p.Check(); err != nil {
-			return nil, err
-		}
+		cfg := q.tv
+		cfg.Callback = func(int, []float32) bool { return ctx.Err() == nil }
 		desc = "tweedie admm-tv"
 		if cfg.Lambda != 0 {
 			desc += fmt.Sprintf(" lambda=%g", cfg.Lambda)

@@ -73,12 +73,9 @@ var mrDefaults = map[string]struct {
 	"tv":         {0.005, 50},
 }
 
-func (m mrMethod) Reconstruct(ctx context.Context, in *Input, pp *Params, env Env) (*Output, error) {
-	log := env.Log
-	mr := in.MR
-	if err := mr.check(); err != nil {
-		return nil, err
-	}
+// params parses and range-checks the method's parameters; unknown keys
+// are errors.
+func (m mrMethod) params(pp *Params) (*mrParams, error) {
 	d := mrDefaults[m.name]
 	p := &mrParams{
 		lambda:  pp.Float("lambda", d.lambda),
@@ -97,6 +94,19 @@ func (m mrMethod) Reconstruct(ctx context.Context, in *Input, pp *Params, env En
 	if p.lambda < 0 || p.iters < 1 || p.rho <= 0 || p.cgIters < 1 || p.calib < 4 {
 		return nil, fmt.Errorf("parameters out of range: lambda %g ≥ 0, iters %d ≥ 1, rho %g > 0, cg_iters %d ≥ 1, calib %d ≥ 4",
 			p.lambda, p.iters, p.rho, p.cgIters, p.calib)
+	}
+	return p, nil
+}
+
+func (m mrMethod) Reconstruct(ctx context.Context, in *Input, pp *Params, env Env) (*Output, error) {
+	log := env.Log
+	mr := in.MR
+	if err := mr.check(); err != nil {
+		return nil, err
+	}
+	p, err := m.params(pp)
+	if err != nil {
+		return nil, err
 	}
 	plane := mr.Rows * mr.Cols
 	rows, cols := mr.imageSize()
