@@ -97,14 +97,16 @@ func cmdServe(args []string) int {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
-	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: pipeline.Runners(scoreRuntime(cfg)), TLS: tlsCfg})
+	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: pipeline.Runners(scoreRuntime(cfg)), TLS: tlsCfg},
+		func(n *gateway.Node) { printSummary(os.Stderr, log, cfg, *cfgPath, n) })
 }
 
 // runNode starts a node, tells systemd it is ready (sd_notify), feeds the
 // watchdog, and on SIGTERM or SIGINT stops it gracefully: no new
 // associations, those in flight finish (30 s), jobs in progress go back
-// to the queue, and all state stays on disk.
-func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
+// to the queue, and all state stays on disk. started runs once the node is
+// up, before systemd hears it is ready (serve prints its summary there).
+func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options, started ...func(*gateway.Node)) int {
 	n, err := gateway.New(o)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot start")
@@ -132,6 +134,9 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options) int {
 		role = "tweedie worker running"
 	}
 	ev.Msg(role)
+	for _, f := range started {
+		f(n)
+	}
 	if _, err := systemd.Notify("READY=1\nSTATUS=" + role); err != nil {
 		log.Warn().Err(err).Msg("sd_notify")
 	}
