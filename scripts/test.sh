@@ -19,7 +19,8 @@ events="$tmp/events.json"
 status=0
 
 step "go vet ./..."
-go vet ./...
+vet=0
+go vet ./... || { vet=1; status=1; }
 
 step "go test ./..." "every package, with DCMTK, Orthanc and BART as real peers on loopback"
 go test -json -count=1 -timeout 30m ./... 2>&1 | "$tmp/testreport" -log "$events" || status=1
@@ -53,5 +54,6 @@ else
 fi
 
 step "Summary"
+[ $vet -eq 0 ] || echo "go vet failed (its output is above)"
 "$tmp/testreport" -summary "$events" || status=1
 exit "$status"
