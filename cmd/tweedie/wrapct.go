@@ -4,46 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/tweedie-recon/tweedie/num/array"
 	"github.com/tweedie-recon/tweedie/rawdata"
+	"github.com/tweedie-recon/tweedie/rawdata/wrap"
 )
-
-// parseAngles reads SPEC: a .npy of degrees, or linspace:START:STOP:N with
-// STOP excluded (numpy's linspace(..., endpoint=False)).
-func parseAngles(spec string) ([]float64, error) {
-	if rest, ok := strings.CutPrefix(spec, "linspace:"); ok {
-		f := strings.Split(rest, ":")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("--angles %q: want linspace:START:STOP:N", spec)
-		}
-		start, err1 := strconv.ParseFloat(f[0], 64)
-		stop, err2 := strconv.ParseFloat(f[1], 64)
-		n, err3 := strconv.Atoi(f[2])
-		if err1 != nil || err2 != nil || err3 != nil || n < 1 || n > 1<<16 {
-			return nil, fmt.Errorf("--angles %q: START and STOP must be numbers and N in 1 … 65536", spec)
-		}
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = start + (stop-start)*float64(i)/float64(n)
-		}
-		return out, nil
-	}
-	a, err := array.ReadNPYFile(spec)
-	if err != nil {
-		return nil, fmt.Errorf("--angles: %w", err)
-	}
-	if len(a.Shape) != 1 || a.Float32 == nil {
-		return nil, fmt.Errorf("--angles %s: want a 1-D float32 array of degrees, got %s %v", spec, a.Dtype, a.Shape)
-	}
-	out := make([]float64, len(a.Float32))
-	for i, v := range a.Float32 {
-		out[i] = float64(v)
-	}
-	return out, nil
-}
 
 func cmdWrapCT(args []string) int {
 	fs := flag.NewFlagSet("wrap ct", flag.ExitOnError)
@@ -83,7 +49,7 @@ func cmdWrapCT(args []string) int {
 	if len(shape) != 3 {
 		return fail(1, "%s: sinogram shape %v, want (slices, views, detectors)", *spath, a.Shape)
 	}
-	ang, err := parseAngles(*angles)
+	ang, err := wrap.ParseAngles(*angles)
 	if err != nil {
 		return fail(2, "%v", err)
 	}
@@ -94,7 +60,7 @@ func cmdWrapCT(args []string) int {
 		s.Beam = rawdata.BeamParallel
 		s.DetectorSpacing = *detMM
 		if s.DetectorSpacing == 0 {
-			s.DetectorSpacing = idf.pixelMM
+			s.DetectorSpacing = idf.PixelMM
 		}
 	case "fan":
 		s.Beam, s.DetectorSpacing, s.SourceIso, s.SourceDet = rawdata.BeamFan, *detDeg, *sourceIso, *sourceDet
@@ -105,7 +71,7 @@ func cmdWrapCT(args []string) int {
 	if n == 0 {
 		n = int(float64(s.Detectors)/1.4142135623730951) &^ 1
 	}
-	h, err := idf.header("CT", s.Slices, n, n)
+	h, err := idf.Header("CT", s.Slices, n, n)
 	if err != nil {
 		return fail(2, "%v", err)
 	}
@@ -113,28 +79,13 @@ func cmdWrapCT(args []string) int {
 	if err := s.Validate(); err != nil {
 		return fail(1, "%v", err)
 	}
-	var parts []*rawdata.CTSinogram
-	if idf.perInstance > 0 && idf.perInstance < s.Slices {
-		per := idf.perInstance
-		nInst := (s.Slices + per - 1) / per
-		plane := s.Views * s.Detectors
-		for i := 0; i < nInst; i++ {
-			s0, s1 := i*per, min((i+1)*per, s.Slices)
-			p := *s
-			p.Slices, p.FirstSlice, p.TotalSlices, p.NumInstances, p.InstanceIndex, p.InstanceNumber = s1-s0, s0, s.Slices, nInst, i+1, i+1
-			p.Data, p.Positions = s.Data[s0*plane:s1*plane], s.Positions[s0:s1]
-			p.SOPInstanceUID = rawdata.DeriveUID(h.SOPInstanceUID, fmt.Sprint(i))
-			parts = append(parts, &p)
-		}
-	} else {
-		parts = []*rawdata.CTSinogram{s}
-	}
-	paths, err := writeParts(*out, len(parts), func(i int, path string) error { return rawdata.WriteCT(path, parts[i]) },
+	parts := wrap.SplitCT(s, idf.perInstance)
+	paths, err := wrap.WriteParts(*out, len(parts), func(i int, path string) error { return rawdata.WriteCT(path, parts[i]) },
 		func(i int) string { return parts[i].SOPInstanceUID })
 	if err != nil {
 		return fail(1, "%v", err)
 	}
 	fmt.Printf("wrote %s: CT sinogram %d slices × %d views × %d detectors (%s), %d×%d image at %g mm, study %s\n",
-		strings.Join(paths, ", "), s.Slices, s.Views, s.Detectors, strings.ToLower(s.Beam), n, n, idf.pixelMM, h.StudyInstanceUID)
+		strings.Join(paths, ", "), s.Slices, s.Views, s.Detectors, strings.ToLower(s.Beam), n, n, idf.PixelMM, h.StudyInstanceUID)
 	return 0
 }
