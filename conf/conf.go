@@ -86,6 +86,11 @@ type SeriesConfig struct {
 	// AfterProcessed is the policy for instances of a series already
 	// processed: "new_job" (they make a job of their own) or "ignore".
 	AfterProcessed string `yaml:"after_processed"`
+	// UnroutedRetention is how long a series that no rule wants (the
+	// routing's fallback has no job for it) is kept in STATE/unrouted
+	// before it is removed, with an audit event each time; 0 removes it at
+	// once, still audited (docs/gateway.md, "Series no rule wants").
+	UnroutedRetention Duration `yaml:"unrouted_retention"`
 }
 
 // NATSConfig selects the JetStream the job queue lives on.
@@ -468,6 +473,9 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 	}
 	if c.Series.Timeout <= 0 {
 		bad("series.timeout", "must be positive")
+	}
+	if c.Series.UnroutedRetention < 0 {
+		bad("series.unrouted_retention", "must not be negative")
 	}
 	switch c.Series.AfterProcessed {
 	case "new_job", "ignore":

@@ -237,8 +237,9 @@ func (n *Node) Start(ctx context.Context) error {
 	for _, b := range n.spool.Batches() {
 		n.route(b)
 	}
-	n.bg.Add(1)
+	n.bg.Add(2)
 	go func() { defer n.bg.Done(); n.spool.Run(n.ctx) }()
+	go func() { defer n.bg.Done(); n.sweepUnroutedEvery() }()
 
 	nc := c.Node
 	n.srv = dimse.NewServer(dimse.ServerConfig{
@@ -341,110 +342,6 @@ func (n *Node) onEvent(e dimse.Event) {
 			n.spool.AssociationEnded(e.Association)
 		}
 	}
-}
-
-// route decides what a completed series is and queues its jobs. A batch
-// routed before (jobs.json present) only waits for its jobs' outcomes.
-func (n *Node) route(b Batch) {
-	log := n.log.With().Str("batch", b.ID).Logger()
-	files, err := BatchFiles(b.Dir)
-	if err != nil {
-		log.Error().Err(err).Msg("batch folder unreadable")
-		return
-	}
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = filepath.Base(f)
-	}
-	var rec batchRecord
-	if readJSON(filepath.Join(b.Dir, "jobs.json"), &rec) == nil {
-		n.track(b.ID, rec.Jobs, names)
-		return
-	}
-	if len(files) == 0 {
-		os.RemoveAll(b.Dir)
-		return
-	}
-	var subj rules.Subject
-	h, err := ReadHeader(files[0])
-	if err == nil {
-		subj, err = h.Subject()
-	}
-	if err != nil {
-		log.Warn().Err(err).Msg("first instance unreadable: the rules see no attributes")
-		subj = nil
-	}
-	d := n.rules.Evaluate(subj, rules.Association{CallingAE: b.Series.CallingAE, CalledAE: b.Series.CalledAE, PeerAddr: b.Series.PeerAddr})
-	var matched []string
-	for _, m := range d.Matched {
-		matched = append(matched, m.Rule)
-	}
-	var actions []string
-	for _, a := range d.Actions {
-		actions = append(actions, a.String())
-	}
-	ar := n.audit.Event("series-routed", AuditInstancesAccessed, AuditEventID{}, "R", OutcomeSuccess).
-		Str("batch", b.ID).Str("study_uid", b.Series.StudyUID).Str("series_uid", b.Series.SeriesUID).
-		Int("instances", len(files)).Strs("rules_matched", matched).Strs("actions", actions).Patient(b.Series.PatientName, b.Series.PatientID)
-	if n.audit.IncludePatient {
-		// Why may quote attribute values, patient data among them.
-		var why []string
-		for _, m := range d.Matched {
-			why = append(why, m.Why...)
-		}
-		ar = ar.Strs("why", why)
-	}
-	ar.Send()
-	log.Info().Strs("rules", matched).Strs("actions", actions).Bool("fallback", d.Fallback).Int("instances", len(files)).Msg("series routed")
-	var jobs []Job
-	for i, a := range d.Actions {
-		if a.Kind == rules.Discard {
-			continue
-		}
-		j := Job{ID: fmt.Sprintf("%s-a%d", b.ID, i), Batch: b.ID, Destinations: a.Destinations, Rule: a.Rule,
-			StudyUID: b.Series.StudyUID, SeriesUID: b.Series.SeriesUID, Inputs: names, Created: time.Now().UTC()}
-		switch a.Kind {
-		case rules.Forward:
-			j.Kind = "forward"
-		case rules.Reconstruct:
-			j.Kind, j.Reconstructor, j.Params = "reconstruct", a.Reconstructor, a.Params
-		}
-		jobs = append(jobs, j)
-	}
-	if len(jobs) == 0 {
-		reason := "no action"
-		if len(d.Actions) > 0 {
-			reason = d.Actions[0].String()
-		}
-		n.audit.Event("series-discarded", AuditInstancesAccessed, AuditEventID{}, "D", OutcomeSuccess).Str("batch", b.ID).
-			Str("study_uid", b.Series.StudyUID).Str("series_uid", b.Series.SeriesUID).Int("instances", len(files)).
-			Str("description", reason).Strs("rules_matched", matched).Send()
-		log.Info().Msg("series discarded")
-		if err := os.RemoveAll(b.Dir); err != nil {
-			log.Error().Err(err).Msg("removing a discarded batch")
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Minute)
-	defer cancel()
-	if n.queue.Shared {
-		if err := n.queue.UploadInputs(ctx, b.ID, files); err != nil {
-			log.Error().Err(err).Msg("uploading inputs; the batch is routed again at the next start")
-			return
-		}
-	}
-	var ids []string
-	for _, j := range jobs {
-		if err := n.queue.Publish(ctx, j); err != nil {
-			log.Error().Err(err).Msg("queueing; the batch is routed again at the next start")
-			return
-		}
-		ids = append(ids, j.ID)
-	}
-	if err := writeJSONDurable(filepath.Join(b.Dir, "jobs.json"), batchRecord{Jobs: ids}); err != nil {
-		log.Error().Err(err).Msg("recording the queued jobs")
-	}
-	n.track(b.ID, ids, names)
 }
 
 // batchRecord is jobs.json in a routed batch folder.

@@ -1,6 +1,6 @@
 // Package rules decides what to do with each received series: YAML rules
 // match the series' first instance and the association it came on, and
-// choose actions (reconstruct, forward, discard).
+// choose actions (reconstruct, forward, discard, keep).
 //
 // The package is pure: parsing and evaluation do no I/O and read no clock;
 // a parsed Set is immutable and safe for concurrent use. The language is

@@ -643,7 +643,7 @@ func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
 	return out
 }
 
-var actionNames = []string{"reconstruct", "forward", "discard"}
+var actionNames = []string{"reconstruct", "forward", "discard", "keep"}
 
 // actions reads a non-empty list of actions; nil on problems. owner names
 // the list in messages; rule is stored in each action.
@@ -697,8 +697,8 @@ func (p *parser) action(n *yaml.Node, rule string) (Action, bool) {
 		return a, false
 	}
 	what := k.Value
-	if isNull(v) && what == "discard" {
-		return Action{Kind: Discard, Rule: rule, Line: k.Line, Column: k.Column}, true
+	if isNull(v) && (what == "discard" || what == "keep") {
+		return Action{Kind: Discard, Keep: what == "keep", Rule: rule, Line: k.Line, Column: k.Column}, true
 	}
 	if v.Kind != yaml.MappingNode {
 		p.errorf(v, "%s must be a mapping, not %s", what, kindName(v))
@@ -706,9 +706,9 @@ func (p *parser) action(n *yaml.Node, rule string) (Action, bool) {
 	}
 	good := true
 	switch what {
-	case "discard":
-		a.Kind = Discard
-		f := p.fields(v, "discard", "reason")
+	case "discard", "keep":
+		a.Kind, a.Keep = Discard, what == "keep"
+		f := p.fields(v, what, "reason")
 		good = len(f) == len(v.Content)/2
 		if r, ok := f["reason"]; ok {
 			a.Reason, ok = p.str(r.val, "reason")

@@ -288,9 +288,9 @@ fallback:
   - reconstruct: {reconstructor: r, params: {a: [1], b: ~, a: 2}, destinations: [x]}
   - reconstruct: {reconstructor: r}
 `, []string{
-			`line 5:9: unknown action "route"; expected reconstruct, forward or discard`,
-			`line 6:9: an action is a mapping with one of reconstruct, forward or discard, like {forward: {destinations: [pacs]}}; found a mapping`,
-			`line 8:9: an action is a mapping with one of reconstruct, forward or discard, like {forward: {destinations: [pacs]}}; found "forward"`,
+			`line 5:9: unknown action "route"; expected reconstruct, forward, discard or keep`,
+			`line 6:9: an action is a mapping with one of reconstruct, forward, discard or keep, like {forward: {destinations: [pacs]}}; found a mapping`,
+			`line 8:9: an action is a mapping with one of reconstruct, forward, discard or keep, like {forward: {destinations: [pacs]}}; found "forward"`,
 			`line 9:18: forward needs destinations`,
 			`line 10:33: destinations is an empty list`,
 			`line 11:49: destination "pacs" is listed twice (first at line 11)`,

@@ -58,6 +58,11 @@ type Action struct {
 	Params        map[string]string // Reconstruct; values as written in the YAML
 	Destinations  []string          // Reconstruct, Forward
 	Reason        string            // Discard, optional
+	// Keep (written "keep: {reason: …}") is a Discard that keeps the series
+	// for a while instead of deleting it at once: the gateway moves it to
+	// STATE/unrouted and removes it after series.unrouted_retention, with an
+	// audit event each time. It is the embedded default's fallback.
+	Keep bool
 	Rule          string            // the rule that chose it; "" for the fallback
 	Line, Column  int               // where the action is written
 
@@ -92,7 +97,14 @@ func (a Action) String() string {
 	case Forward:
 		b.WriteString(" to " + strings.Join(a.Destinations, ", "))
 	case Discard:
-		if a.Reason != "" {
+		if a.Keep {
+			b.Reset()
+			b.WriteString("keep (")
+			if a.Reason != "" {
+				b.WriteString(a.Reason + "; ")
+			}
+			b.WriteString("discarded after series.unrouted_retention)")
+		} else if a.Reason != "" {
 			b.WriteString(" (" + a.Reason + ")")
 		}
 	}
@@ -104,7 +116,7 @@ func (a Action) String() string {
 func sameAction(a, b Action) bool {
 	return a.Kind == b.Kind && a.Reconstructor == b.Reconstructor &&
 		maps.Equal(a.Params, b.Params) && slices.Equal(a.Destinations, b.Destinations) &&
-		(a.Kind != Discard || a.Reason == b.Reason)
+		(a.Kind != Discard || (a.Reason == b.Reason && a.Keep == b.Keep))
 }
 
 // Rules returns the rules in order. The caller must not modify them.
