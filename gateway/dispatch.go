@@ -2,15 +2,10 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +14,6 @@ import (
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/dimse"
-	"github.com/tweedie-recon/tweedie/dimse/msg"
 )
 
 // Outbox is the durable queue of one destination: a folder
@@ -35,7 +29,9 @@ type Outbox struct {
 	dir  string
 	dead string
 	opt  DispatchOptions
-	tls  *tls.Config
+	// sender delivers to the destination; the outbox knows it only by the
+	// Sender interface (destination.go).
+	sender Sender
 
 	wake chan struct{}
 	mu   sync.Mutex
@@ -74,18 +70,11 @@ func NewOutbox(stateDir string, d conf.Destination, o DispatchOptions) (*Outbox,
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
 	}
-	if d.Type == "folder" {
-		if err := mkdirDurable(d.Path); err != nil {
-			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
-		}
+	snd, err := NewSender(d, o.Log)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 	}
-	if d.TLS.Enabled || d.TLS.CA != "" || d.TLS.Cert != "" {
-		c, err := clientTLS(d)
-		if err != nil {
-			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
-		}
-		ob.tls = c
-	}
+	ob.sender = snd
 	// Links half made before a crash.
 	entries, _ := os.ReadDir(ob.dir)
 	for _, e := range entries {
@@ -94,32 +83,6 @@ func NewOutbox(stateDir string, d conf.Destination, o DispatchOptions) (*Outbox,
 		}
 	}
 	return ob, nil
-}
-
-func clientTLS(d conf.Destination) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: d.TLS.ServerName}
-	if c.ServerName == "" {
-		c.ServerName = d.Host
-	}
-	if d.TLS.CA != "" {
-		pem, err := os.ReadFile(d.TLS.CA)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca: %s has no PEM certificates", d.TLS.CA)
-		}
-		c.RootCAs = pool
-	}
-	if d.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(d.TLS.Cert, d.TLS.Key)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert/key: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
 }
 
 // Put adds files to the outbox (hard links where possible), each named by
@@ -241,79 +204,16 @@ func (ob *Outbox) send(ctx context.Context, files []string, log zerolog.Logger) 
 	if len(infos) == 0 {
 		return nil
 	}
-	if ob.Dest.Type == "folder" {
-		var copied []dimse.FileInfo
-		for _, fi := range infos {
-			dst := filepath.Join(ob.Dest.Path, filepath.Base(fi.Path))
-			if err := linkOrCopy(fi.Path, dst); err != nil {
-				ob.failed(fi.Path, err, false, log)
-				continue
-			}
-			copied = append(copied, fi)
-		}
-		if err := syncDir(ob.Dest.Path); err != nil {
-			return err
-		}
-		var sent []sentItem
-		for _, fi := range copied {
-			sent = append(sent, ob.done(fi))
-		}
-		ob.auditSent(sent, "", log)
-		return nil
-	}
-	var batch [][]dimse.FileInfo = dimse.PlanBatches(infos)
-	for _, b := range batch {
-		if err := ob.sendAssociation(ctx, b, log); err != nil {
-			for _, fi := range b {
-				if _, serr := os.Stat(fi.Path); serr == nil {
-					ob.failed(fi.Path, err, false, log)
-				}
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-func (ob *Outbox) sendAssociation(ctx context.Context, files []dimse.FileInfo, log zerolog.Logger) error {
-	d := ob.Dest
-	c := &dimse.Client{CallingAE: d.CallingAE, TLS: ob.tls, DialTimeout: 10 * time.Second, ARTIM: 30 * time.Second,
-		DIMSETimeout: 60 * time.Second, Log: log}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	a, err := c.Associate(actx, net.JoinHostPort(d.Host, strconv.Itoa(d.Port)), d.AETitle, dimse.ProposeFor(files))
-	cancel()
-	if err != nil {
-		return fmt.Errorf("association with %s@%s:%d: %w", d.AETitle, d.Host, d.Port, err)
-	}
 	var sent []sentItem
-	for i, fi := range files {
-		st, err := a.StoreFile(fi)
-		cls := msg.Classify(st)
-		switch {
-		case err == nil && (cls == msg.Success || cls == msg.Warning):
-			sent = append(sent, ob.done(fi))
-		case err != nil && (errors.Is(err, dimse.ErrNoContext)):
-			ob.failed(fi.Path, err, true, log)
-		case err != nil && st == 0:
-			// The association broke: this and the rest count an attempt.
-			a.Abort()
-			for _, rest := range files[i:] {
-				ob.failed(rest.Path, err, false, log)
-			}
-			ob.auditSent(sent, d.AETitle, log)
-			return nil
-		default:
-			if err == nil {
-				err = fmt.Errorf("status 0x%04X %s", st, msg.StatusString(st))
-			}
-			ob.failed(fi.Path, err, false, log)
+	err := ob.sender.Send(log.WithContext(ctx), infos, func(r Result) {
+		if r.Err == nil {
+			sent = append(sent, ob.done(r.File))
+		} else {
+			ob.failed(r.File.Path, r.Err, r.Final, log)
 		}
-	}
-	if err := a.Release(); err != nil {
-		log.Debug().Err(err).Msg("release")
-	}
-	ob.auditSent(sent, d.AETitle, log)
-	return nil
+	})
+	ob.auditSent(sent, ob.sender.Peer(), log)
+	return err
 }
 
 // sentItem is a delivered instance, for the audit event.
