@@ -70,6 +70,8 @@ type diffParams struct {
 	seedGiven                    bool
 	pad                          diffusion.PadMode
 	antithetic                   bool
+	budget                       time.Duration
+	start                        time.Time
 }
 
 func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
@@ -111,6 +113,18 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		return nil, fmt.Errorf("parameters: %w", err)
 	}
 	q.pad = pad
+	if q.budget, err = parseBudget(p.String("budget", "")); err != nil {
+		return nil, fmt.Errorf("parameters: %w", err)
+	}
+	if q.budget > 0 {
+		if err := budgetConflict(p.Has); err != nil {
+			return nil, err
+		}
+		if d.method != diffusion.DDS || d.mbir {
+			return nil, fmt.Errorf("parameters: budget is measured for dds; %s takes nfe and samples", d.name)
+		}
+		q.init, q.t0 = budgetInit[modality], frontier[modality][0].t0
+	}
 	switch a := p.String("antithetic", "false"); a {
 	case "true", "false":
 		q.antithetic = a == "true"
@@ -255,10 +269,12 @@ func denoiserFor(m *onnx.Model, rows, cols int, pad diffusion.PadMode, log zerol
 
 func (d *diffusionRecon) Reconstruct(ctx context.Context, in *Input, p *Params, env Env) (*Output, error) {
 	log := env.Log
+	start := time.Now()
 	q, err := d.params(p, in.Modality())
 	if err != nil {
 		return nil, err
 	}
+	q.start = start
 	rt, err := env.Score.Open(log)
 	if err != nil {
 		return nil, err
@@ -277,6 +293,9 @@ func (d *diffusionRecon) describe(m *onnx.Model, q *diffParams, nfe int) string 
 	}
 	if q.samples > 1 {
 		s += fmt.Sprintf(" mean of %d", q.samples)
+	}
+	if q.budget > 0 {
+		s += " budget=" + q.budget.String()
 	}
 	return s
 }
@@ -349,6 +368,11 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 		}
 		supports[s] = sup
 		slices[s] = diffusion.Slice[complex64]{A: a, NewA: newA, Y: y, Init: init}
+	}
+	if q.budget > 0 {
+		if err := q.fitBudget(ctx, den, "MR", len(slices), time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
+			return nil, err
+		}
 	}
 	cfg := q.config(d.method, d.mbir, log, d.name)
 	if cfg.T0 >= 1 {
@@ -536,6 +560,11 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 			}
 		}
 		slices[s] = diffusion.Slice[float32]{A: op, NewA: func() linop.Op[float32] { return linop.Scaled[float32](proj, float32(1/L)) }, Y: y, Init: init}
+	}
+	if q.budget > 0 {
+		if err := q.fitBudget(ctx, den, "CT", len(slices), time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
+			return nil, err
+		}
 	}
 	cfg := q.config(d.method, d.mbir, log, d.name)
 	if cfg.T0 < 1 && q.init == "none" {

@@ -216,6 +216,12 @@ func (p *Params) String(key, def string) string {
 	return def
 }
 
+// Has reports whether the parameter was given (not defaulted).
+func (p *Params) Has(key string) bool {
+	_, ok := p.vals[key]
+	return ok
+}
+
 // Check returns an error for unparsable values and unknown keys.
 func (p *Params) Check() error {
 	errs := append([]string(nil), p.errs...)

@@ -72,34 +72,79 @@ func CG[T linop.Scalar](a linop.Op[T], b, x0 []T, cfg CGConfig) ([]T, Info, erro
 	if err != nil {
 		return nil, info, err
 	}
+	info, err = cgRun(a, b, x, x0 != nil, cfg, new(CGWork[T]))
+	return x, info, err
+}
+
+// CGWork holds CG's vectors for reuse across calls of CGInPlace (the
+// samplers solve the same size hundreds of times).
+type CGWork[T linop.Scalar] struct{ r, q, p []T }
+
+func (w *CGWork[T]) grow(n int) {
+	if cap(w.r) < n {
+		w.r, w.q, w.p = make([]T, n), make([]T, n), make([]T, n)
+	}
+	w.r, w.q, w.p = w.r[:n], w.q[:n], w.p[:n]
+}
+
+// CGInPlace is CG with the start and the result in x (a zero x starts
+// from zero) and its vectors in work: it allocates nothing.
+func CGInPlace[T linop.Scalar](a linop.Op[T], b, x []T, cfg CGConfig, work *CGWork[T]) (Info, error) {
+	cfg = cfg.withDefaults()
+	var info Info
+	if err := checkOp("A", a); err != nil {
+		return info, err
+	}
+	n := a.InLen()
+	if a.OutLen() != n {
+		return info, fmt.Errorf("%w: CG needs a square operator, got %d → %d", ErrShape, n, a.OutLen())
+	}
+	if err := checkLen("b", n, len(b)); err != nil {
+		return info, err
+	}
+	if err := checkLen("x", n, len(x)); err != nil {
+		return info, err
+	}
+	if cfg.MaxIter < 0 {
+		return info, fmt.Errorf("%w: CG MaxIter = %d", ErrConfig, cfg.MaxIter)
+	}
+	if err := checkParam("CG Tol", cfg.Tol, true); err != nil {
+		return info, err
+	}
+	return cgRun(a, b, x, true, cfg, work)
+}
+
+// cgRun iterates from x (from zero when hasX0 is false and x is zero).
+func cgRun[T linop.Scalar](a linop.Op[T], b, x []T, hasX0 bool, cfg CGConfig, w *CGWork[T]) (Info, error) {
+	var info Info
+	n := len(x)
 	bnorm := linop.Norm2(b)
 	if bnorm == 0 {
 		clear(x) // the solution of A x = 0 is 0
 		info.Converged = true
-		return x, info, nil
+		return info, nil
 	}
-	r := make([]T, n)
-	q := make([]T, n)
+	w.grow(n)
+	r, q, p := w.r, w.q, w.p
 	// r = b − A x
-	if x0 != nil {
+	if hasX0 {
 		a.Apply(q, x)
 		sub(r, b, q)
 	} else {
 		copy(r, b)
 	}
-	p := make([]T, n)
 	copy(p, r)
 	rho := rdot(r, r)
 	info.Residual = math.Sqrt(rho) / bnorm
 	if info.Residual <= cfg.Tol {
 		info.Converged = true
-		return x, info, nil
+		return info, nil
 	}
 	for it := 1; it <= cfg.MaxIter; it++ {
 		a.Apply(q, p)
 		pq := rdot(p, q)
 		if !(pq > 0) {
-			return x, info, fmt.Errorf("%w: CG iteration %d: ⟨p, Ap⟩ = %g (operator not positive definite)", ErrBreakdown, it, pq)
+			return info, fmt.Errorf("%w: CG iteration %d: ⟨p, Ap⟩ = %g (operator not positive definite)", ErrBreakdown, it, pq)
 		}
 		alpha := rho / pq
 		linop.Axpy(x, scalar[T](alpha), p)
@@ -109,10 +154,10 @@ func CG[T linop.Scalar](a linop.Op[T], b, x0 []T, cfg CGConfig) ([]T, Info, erro
 		info.Residual = math.Sqrt(rhoNew) / bnorm
 		if info.Residual <= cfg.Tol {
 			info.Converged = true
-			return x, info, nil
+			return info, nil
 		}
 		if cfg.Callback != nil && !cfg.Callback(it, info.Residual) {
-			return x, info, nil
+			return info, nil
 		}
 		beta := scalar[T](rhoNew / rho)
 		for i := range p {
@@ -120,5 +165,5 @@ func CG[T linop.Scalar](a linop.Op[T], b, x0 []T, cfg CGConfig) ([]T, Info, erro
 		}
 		rho = rhoNew
 	}
-	return x, info, nil
+	return info, nil
 }

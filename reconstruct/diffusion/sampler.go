@@ -404,14 +404,19 @@ func (sm *sampler[T]) start(alpha, sigma float64) {
 // denoise returns x̂0 for the images xs (each of n values) evaluated at
 // level lv on the network input scale·x, in batches.
 func (sm *sampler[T]) denoise(xs [][]T, scale float64, lv Level) ([][]T, error) {
-	il := sm.info.ImageLen()
 	out := make([][]T, len(xs))
 	for i := range out {
 		out[i] = make([]T, sm.n)
 	}
+	return out, sm.denoiseInto(out, xs, scale, lv)
+}
+
+// denoiseInto is denoise writing into out (len(xs) images of n values).
+func (sm *sampler[T]) denoiseInto(out, xs [][]T, scale float64, lv Level) error {
+	il := sm.info.ImageLen()
 	for b0 := 0; b0 < len(xs); b0 += sm.batch {
 		if err := sm.ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		nb := min(sm.batch, len(xs)-b0)
 		if cap(sm.planIn) < nb*il {
@@ -423,16 +428,25 @@ func (sm *sampler[T]) denoise(xs [][]T, scale float64, lv Level) ([][]T, error) 
 			toPlanar(in[b*il:(b+1)*il], xs[b0+b], float32(scale))
 		}
 		if err := sm.den.Denoise(sm.ctx, x0, in, nb, lv); err != nil {
-			return nil, fmt.Errorf("model %s at u = %.4g (σ/α = %.4g): %w", sm.info.Name, lv.U, lv.VESigma(), err)
+			return fmt.Errorf("model %s at u = %.4g (σ/α = %.4g): %w", sm.info.Name, lv.U, lv.VESigma(), err)
 		}
 		if err := CheckFinite(fmt.Sprintf("model %s output at u = %.4g", sm.info.Name, lv.U), x0); err != nil {
-			return nil, err
+			return err
 		}
 		for b := 0; b < nb; b++ {
 			fromPlanar(out[b0+b], x0[b*il:(b+1)*il])
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// images allocates one buffer of n values per image.
+func (sm *sampler[T]) images() [][]T {
+	b := make([][]T, len(sm.x))
+	for i := range b {
+		b[i] = make([]T, sm.n)
+	}
+	return b
 }
 
 // noise fills z with the standard normal noise of image i.
@@ -504,21 +518,20 @@ func (sm *sampler[T]) runDDS() error {
 	top := sm.sched.At(u[nu])
 	sm.start(top.Alpha, top.Sigma)
 	eta := sm.cfg.Eta
+	// x̂0 and ε̂ of every image, reused by every step.
+	x0, eps := sm.images(), sm.images()
 	for k := nu; k >= 1; k-- {
 		lv, nx := sm.sched.At(u[k]), sm.sched.At(u[k-1])
-		x0, err := sm.denoise(sm.x, 1, lv)
-		if err != nil {
+		if err := sm.denoiseInto(x0, sm.x, 1, lv); err != nil {
 			return err
 		}
 		sm.nfe++
 		// ε̂ = (x − α x̂0)/σ, from the network's x̂0 before data consistency.
-		eps := make([][]T, len(sm.x))
 		for i, x := range sm.x {
-			e := make([]T, sm.n)
+			e := eps[i]
 			for p := range e {
 				e[p] = (x[p] - scalarOf[T](lv.Alpha)*x0[i][p]) * scalarOf[T](1/lv.Sigma)
 			}
-			eps[i] = e
 		}
 		gamma := sm.cfg.Gamma
 		if sm.cfg.GammaNoise && !math.IsInf(gamma, 1) {
@@ -823,6 +836,8 @@ type sliceDC[T linop.Scalar] struct {
 	prox    *proxOp[T]
 	cgIters int
 	r       []T
+	b       []T             // right-hand side, reused
+	work    solve.CGWork[T] // CG's vectors, reused
 }
 
 func newSliceDC[T linop.Scalar](s Slice[T], cgIters int) *sliceDC[T] {
@@ -853,14 +868,16 @@ func (d *sliceDC[T]) apply(x []T, w float64) error {
 		linop.Axpy(x, 1, delta)
 		return nil
 	}
-	b := append([]T(nil), x...)
-	linop.Axpy(b, scalarOf[T](w), d.ahy)
+	if d.b == nil {
+		d.b = make([]T, len(x))
+	}
+	copy(d.b, x)
+	linop.Axpy(d.b, scalarOf[T](w), d.ahy)
 	d.prox.w = w
-	z, _, err := solve.CG[T](d.prox, b, x, cfg)
-	if err != nil && !errors.Is(err, solve.ErrBreakdown) {
+	// CG from x, in place (the iterate reached so far stands on breakdown).
+	if _, err := solve.CGInPlace[T](d.prox, d.b, x, cfg, &d.work); err != nil && !errors.Is(err, solve.ErrBreakdown) {
 		return err
 	}
-	copy(x, z)
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package reconstruct
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tweedie-recon/tweedie/num/linop"
+	"github.com/tweedie-recon/tweedie/reconstruct/diffusion"
+)
+
+// A time budget per slice (the parameter `budget`, e.g. budget=8s): the
+// diffusion reconstructors measure what a network evaluation and a
+// data-consistency step cost on the hardware at hand, after the initial
+// estimate is made, and pick the most expensive point of the measured
+// quality–time frontier (docs/results.md, tools/eval/frontier.py) that fits
+// what is left of the budget. The same rule buys more quality on a GPU.
+
+// preset is one point of the frontier: nfe steps of the full schedule, a
+// CCDF start at t0 from the classical initial estimate (Chung, Sim & Ye,
+// CVPR 2022), and the mean of samples antithetic samples.
+type preset struct {
+	nfe     int
+	t0      float64
+	samples int
+}
+
+// evals is the network evaluations per slice.
+func (p preset) evals() int { return diffusion.StepsRun(p.nfe, p.t0) * p.samples }
+
+// Frontiers, cheapest first; each point measured better than the one before
+// on the validation sets (docs/results.md).
+var frontier = map[string][]preset{
+	"MR": {{30, 0.3, 2}, {50, 0.3, 2}, {100, 0.3, 2}, {100, 0.3, 4}, {200, 0.3, 4}, {200, 0.3, 8}},
+	"CT": {{30, 0.3, 2}, {50, 0.3, 2}, {100, 0.3, 2}, {100, 0.3, 4}, {200, 0.3, 4}, {200, 0.3, 8}},
+}
+
+// budgetInit is the initial estimate the frontier's CCDF starts from.
+var budgetInit = map[string]string{"MR": "l1-wavelet", "CT": "admm-tv"}
+
+// budgetSafety is the share of the remaining budget that the predicted
+// cost may fill: the prediction is from one timed call, and the machine may
+// be shared.
+const budgetSafety = 0.85
+
+// parseBudget reads a duration ("8s", "1m30s") or plain seconds ("8").
+func parseBudget(s string) (time.Duration, error) {
+	if s == "" || s == "0" || s == "off" || s == "none" {
+		return 0, nil
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		s = strconv.FormatFloat(v, 'f', -1, 64) + "s"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("budget=%q: want a duration per slice such as 8s or 1m, or off", s)
+	}
+	return d, nil
+}
+
+// budgetKeys are the parameters a budget chooses; they may not be set with it.
+var budgetKeys = []string{"nfe", "samples", "t0", "antithetic", "init"}
+
+// timeNormal measures one application of AᴴA on one image of op.
+func timeNormal[T linop.Scalar](op linop.Op[T]) time.Duration {
+	x := make([]T, op.InLen())
+	for i := range x {
+		x[i] = T(1)
+	}
+	y := make([]T, op.OutLen())
+	t0 := time.Now()
+	op.Apply(y, x)
+	op.Adjoint(x, y)
+	return time.Since(t0)
+}
+
+// fitBudget chooses nfe, t0 and samples for a budget per slice. spent is the
+// time since the reconstruction began (data checks, calibration, initial
+// estimates: already paid), slices the number of slices, dc the time of one
+// AᴴA on one image.
+func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, modality string, slices int, spent, dc time.Duration, log zerolog.Logger) error {
+	perImage, probeEvals, err := diffusion.TimeEvaluation(ctx, den, min(slices, 4))
+	if err != nil {
+		return fmt.Errorf("budget: timing the network: %w", err)
+	}
+	total := time.Duration(slices) * q.budget
+	left := total - spent - time.Duration(probeEvals)*perImage
+	par := float64(min(runtime.GOMAXPROCS(0), 2*slices))
+	cost := func(p preset) time.Duration {
+		steps := diffusion.StepsRun(p.nfe, p.t0)
+		net := time.Duration(p.evals()*slices) * perImage
+		// Data consistency: cg_iters + 1 applications of AᴴA per image and
+		// step, images in parallel.
+		dcs := time.Duration(float64(steps*p.samples*slices*(q.cgIters+1)) * float64(dc) / par)
+		return net + dcs
+	}
+	room := time.Duration(budgetSafety * float64(left))
+	pts := frontier[modality]
+	choice := pts[0]
+	fits := false
+	for _, p := range pts {
+		if cost(p) <= room {
+			choice, fits = p, true
+		}
+	}
+	if !fits {
+		// Fewer steps of the cheapest point, down to one.
+		c := pts[0]
+		per := cost(preset{nfe: c.nfe, t0: c.t0, samples: c.samples}) / time.Duration(diffusion.StepsRun(c.nfe, c.t0))
+		steps := 1
+		if per > 0 {
+			steps = max(1, int(math.Floor(float64(room)/float64(per))))
+		}
+		choice = preset{nfe: max(1, int(math.Floor(float64(steps)/c.t0))), t0: c.t0, samples: c.samples}
+		for diffusion.StepsRun(choice.nfe, choice.t0) > steps && choice.nfe > 1 {
+			choice.nfe--
+		}
+		log.Warn().Str("budget", q.budget.String()).Dur("left_per_slice", left/time.Duration(slices)).
+			Int("steps", diffusion.StepsRun(choice.nfe, choice.t0)).
+			Msg("budget: below the cheapest frontier point; running fewer steps of it")
+	}
+	q.nfe, q.t0, q.samples, q.antithetic = choice.nfe, choice.t0, choice.samples, choice.samples%2 == 0
+	q.init = budgetInit[modality]
+	log.Info().Str("budget_per_slice", q.budget.String()).Dur("spent", spent.Round(time.Millisecond)).
+		Dur("network_per_image", perImage.Round(time.Microsecond)).Dur("data_consistency_per_image", dc.Round(time.Microsecond)).
+		Int("nfe", q.nfe).Float64("t0", q.t0).Int("samples", q.samples).Int("evaluations_per_slice", choice.evals()).
+		Dur("predicted", cost(choice).Round(time.Millisecond)).Msg("budget: sampler settings chosen")
+	return nil
+}
+
+func budgetConflict(given func(string) bool) error {
+	var set []string
+	for _, k := range budgetKeys {
+		if given(k) {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 0 {
+		return fmt.Errorf("parameters: budget chooses %s; set either budget or %s", strings.Join(budgetKeys, ", "), strings.Join(set, ", "))
+	}
+	return nil
+}
