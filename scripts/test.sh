@@ -29,10 +29,12 @@ fuzztime="${FUZZTIME:-8s}"
 step "Fuzz targets, $fuzztime each" "the parsers of bytes from the network and from files"
 for target in \
   "./dimse/pdu FuzzDecode" \
+  "./dimse/pdu FuzzReader" \
   "./dimse/msg FuzzDecode" \
   "./part10 FuzzTranscode" \
   "./part10 FuzzReadMeta" \
   "./part10 FuzzReader" \
+  "./part10 FuzzInflationCheck" \
   "./rawdata FuzzReadFile" \
   "./rules FuzzParseBytes" \
   "./num/array FuzzReadNPY" \
