@@ -146,7 +146,9 @@ func stream(in io.Reader, w io.Writer, logPath string, nameTests bool) (failed b
 			failed = true
 			fmt.Fprintf(w, "--- FAIL: %s (%s, %.2fs)\n", r.test, r.pkg, r.elapsed)
 			for _, o := range r.output {
-				fmt.Fprint(w, o)
+				if !framing(o) {
+					fmt.Fprint(w, o)
+				}
 			}
 		case r.test == "":
 			if r.action == "fail" {
@@ -183,7 +185,7 @@ func printPackage(w io.Writer, t *tally, r *result, nameTests bool) {
 			line += " " + strings.Join(names, " ")
 		}
 		if f := t.fuzzLine[r.pkg]; f != "" {
-			line += " (" + f + ")"
+			line += " (" + fuzzStats(f) + ")"
 		}
 	}
 	fmt.Fprintln(w, line)
@@ -264,6 +266,36 @@ func anyFailed(rs []result, pkg string) bool {
 		}
 	}
 	return false
+}
+
+// framing reports test2json's own lines (=== RUN, --- FAIL: …), which the
+// report replaces with its header.
+func framing(o string) bool {
+	s := strings.TrimSpace(o)
+	return strings.HasPrefix(s, "=== ") || strings.HasPrefix(s, "--- FAIL:") || strings.HasPrefix(s, "--- PASS:") || strings.HasPrefix(s, "--- SKIP:")
+}
+
+// fuzzStats shortens the fuzzer's last status line to the totals:
+// "fuzz: elapsed: 8s, execs: 1000 (125/sec), new interesting: 2 (total: 9)"
+// becomes "8s, 1000 execs, 2 new interesting inputs".
+func fuzzStats(line string) string {
+	var el, execs, fresh string
+	for _, part := range strings.Split(strings.TrimPrefix(line, "fuzz: "), ", ") {
+		k, v, _ := strings.Cut(part, ": ")
+		v, _, _ = strings.Cut(v, " ")
+		switch k {
+		case "elapsed":
+			el = v
+		case "execs":
+			execs = v
+		case "new interesting":
+			fresh = v
+		}
+	}
+	if execs == "" {
+		return line
+	}
+	return fmt.Sprintf("%s, %s execs, %s new interesting inputs", el, execs, fresh)
 }
 
 // skipReason is what a skipped test said (t.Skip's message), without the

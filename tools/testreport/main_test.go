@@ -74,6 +74,9 @@ func TestSub(t *testing.T) {
 			t.Errorf("streamed output lacks %q:\n%s", want, s)
 		}
 	}
+	if strings.Contains(s, "=== RUN") {
+		t.Errorf("test2json's framing lines in the streamed output:\n%s", s)
+	}
 	if strings.Contains(s, "example.com/m/c") {
 		t.Errorf("a package without tests has a line:\n%s", s)
 	}
@@ -117,7 +120,7 @@ func TestNameTests(t *testing.T) {
 	if err != nil || failed {
 		t.Fatalf("stream: failed=%v err=%v", failed, err)
 	}
-	want := "ok   p 8.2s FuzzDecode (fuzz: elapsed: 8s, execs: 1000 (125/sec), new interesting: 2 (total: 9))\n"
+	want := "ok   p 8.2s FuzzDecode (8s, 1000 execs, 2 new interesting inputs)\n"
 	if w.String() != want {
 		t.Errorf("got  %q\nwant %q", w.String(), want)
 	}
