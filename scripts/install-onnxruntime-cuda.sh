@@ -22,6 +22,17 @@
 # and TWEEDIE_ONNX_DEVICE / onnx.device auto (TensorRT, CUDA, then CPU with a
 # warning) or cuda[:N]. The build's CPU provider works without any GPU.
 #
+# LIMIT (found by loading it, see docs/models.md): this libonnxruntime.so is
+# built without USE_CUDA. The CUDA and TensorRT providers load only as
+# plugin execution-provider libraries (RegisterExecutionProviderLibrary,
+# then OrtEpDevice selection: SessionOptionsAppendExecutionProvider_V2);
+# CreateCUDAProviderOptions, which onnxruntime_go v1.27.0's
+# AppendExecutionProviderCUDA uses, answers "CUDA execution provider is not
+# enabled in this build." on any machine. Until reconstruct/onnx registers
+# the provider library and selects its devices (the binding lacks
+# GetEpDevices/AppendExecutionProvider_V2), tweedie runs this build on the
+# CPU: device auto falls back with a warning naming that reason.
+#
 # Checks, in order; each failure is a clear refusal, nothing half-installed:
 #   1. the pairing: the C API version that github.com/yalue/onnxruntime_go
 #      (go.mod) requests — ORT_API_VERSION of its vendored
@@ -184,10 +195,13 @@ check_cuda() {
       note "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -n1)"
     fi
     cat >&2 <<EOF
-    To run tweedie on the GPU, point it at this build:
+    tweedie uses this build when pointed at it:
       configuration:  onnx: {library: $LIB, device: auto}   (or device: cuda)
       environment:    ONNXRUNTIME_SHARED_LIBRARY_PATH=$LIB TWEEDIE_ONNX_DEVICE=cuda
     The log line "score model loaded" names the provider (CUDA, TensorRT or CPU).
+    NOTE: this library is built without USE_CUDA; through onnxruntime_go v1.27.0's
+    CUDA options it answers "CUDA execution provider is not enabled in this build"
+    (the provider loads only as a plugin EP library) — see docs/models.md.
 EOF
     return 0
   fi
