@@ -108,6 +108,34 @@ func BenchmarkNFE(b *testing.B) {
 	}
 }
 
+// BenchmarkNFEBatch: one batched network evaluation of the same UNet on 8
+// images of 256² (the slices or samples the sampler sends together);
+// ms/image is the per-image cost, the throughput measure.
+func BenchmarkNFEBatch(b *testing.B) {
+	const n, batch = 256, 8
+	b.Run(fmt.Sprintf("%dx%d", n, batch), func(b *testing.B) {
+		d, m := benchDenoiser(b, n)
+		x := make([]float32, batch*d.Info().ImageLen())
+		for i := range x {
+			x[i] = float32(i%7) * 0.1
+		}
+		dst := make([]float32, len(x))
+		lv := d.Info().Schedule.At(0.5)
+		if err := d.Denoise(context.Background(), dst, x, batch, lv); err != nil { // warm-up
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := d.Denoise(context.Background(), dst, x, batch, lv); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N*batch), "ms/image")
+		b.ReportMetric(peakRSS(), "peak-RSS-MiB")
+		b.Logf("provider %s", m.Provider())
+	})
+}
+
 // BenchmarkDDSSlice: one 2D slice by DDS with 50 network evaluations
 // (η = 0.85, γ = 1000, 5 CG steps), 8-coil SENSE at 4×.
 func BenchmarkDDSSlice(b *testing.B) {
