@@ -16,8 +16,9 @@
 #   it into the Debian package.
 #
 # The npm build is the CPU build: it carries no CUDA or TensorRT provider
-# libraries, so device: cuda falls back to the CPU with a warning unless a
-# CUDA-enabled build of the same version is installed beside it.
+# libraries (device: auto falls back to the CPU with a warning, cuda is an
+# error). scripts/install-onnxruntime-cuda.sh installs a build with them
+# into $DEST/cuda (docs/models.md, "GPU"; untested on a GPU).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
