@@ -15,6 +15,7 @@ Cases (validation files of ../shared/data, never trained on):
   tumour-4x, tumour-8x  pyradiomics_brain_tumour_256.npy slices 10,16 (subject 1), 35,41 (subject 2); same
   body-8v, body-16v     covid_nysbu_axial_hu_256.npy slices 0,4,8,12,16 (5 patients); parallel beam
   chest-8v, chest-16v   ct1_chest_hu_256.npy (NEMA CT1)
+  itkcrop-4x            the ITK slices cut to 116×99 (anatomy at the edges; for the padding modes), 12 % ACS
 Baselines: any reconstructor name (l1-wavelet, admm-tv, ...) and "bart" (ecalib + pics -l1, tools/eval/bart_pics.py).
 """
 import argparse
@@ -42,7 +43,14 @@ CASES = {
     "body-16v": ("ct", "ct/covid_nysbu_axial_hu_256.npy", [0, 4, 8, 12, 16], 16, None, 1.6),
     "chest-8v": ("ct", "ct/ct1_chest_hu_256.npy", [0], 8, None, 0.957),
     "chest-16v": ("ct", "ct/ct1_chest_hu_256.npy", [0], 16, None, 0.957),
+    # The ITK head cut to 116×99 so that it fills the field of view: the
+    # padding to a size the model accepts (128×112) lies against anatomy.
+    "itkcrop-4x": ("mr", "mri/itk_t1_coronal_128.npy", [18, 22, 26, 30, 34, 38], 4, "coronal", 2),
 }
+CROP = {"itkcrop-4x": (slice(6, 122), slice(15, 114))}
+# 8 % of 99 columns leaves 8 calibration lines, too few for ESPIRiT on a head
+# that fills the field of view (BART's ecalib fails there too): 12 %.
+ACS = {"itkcrop-4x": "0.12"}
 
 
 def run(cmd, **kw):
@@ -59,9 +67,12 @@ def prepare(work, case):
     dcm = os.path.join(d, "raw.dcm")
     if os.path.exists(dcm):
         return d
-    np.save(os.path.join(d, "images.npy"), np.load(os.path.join(DATA, f))[idx].astype(np.float32))
+    v = np.load(os.path.join(DATA, f))[idx].astype(np.float32)
+    if case in CROP:
+        v = np.ascontiguousarray(v[:, CROP[case][0], CROP[case][1]])
+    np.save(os.path.join(d, "images.npy"), v)
     if kind == "mr":
-        run([T, "simulate", "mr", "--images", "images.npy", "--accel", str(acc), "--acs", "0.08", "--coils", "8",
+        run([T, "simulate", "mr", "--images", "images.npy", "--accel", str(acc), "--acs", ACS.get(case, "0.08"), "--coils", "8",
              "--noise", "0.01", "--kspace", "k.npy", "--mask-out", "m.npy", "--ref", "ref.npy"], cwd=d)
         run([T, "wrap", "mr", "--kspace", "k.npy", "--mask", "m.npy", "--orientation", orient, "--pixel-mm", str(px),
              "--slice-mm", "3", "--out", "raw.dcm"], cwd=d)
