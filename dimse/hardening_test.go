@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,4 +282,31 @@ func TestStalledConnectionsFromManyAddresses(t *testing.T) {
 	if n := closedByServer(conns[:len(conns)-total]); n != len(conns)-total {
 		t.Errorf("%d of the %d oldest stalled connections closed, want all", n, len(conns)-total)
 	}
+}
+
+// TestRefusedAddressFloodAuditedInPart: every connection from an address
+// outside the allowlist is closed at accept, but a flood of them becomes at
+// most alertsPerSecond audit events a second.
+func TestRefusedAddressFloodAuditedInPart(t *testing.T) {
+	var mu sync.Mutex
+	var events []Event
+	_, addr := startServer(t, ServerConfig{Policy: Policy{AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		OnEvent: func(e Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}})
+	start := time.Now()
+	conns := dialFrom(t, "127.0.0.3", addr, 200)
+	if n := closedByServer(conns); n != len(conns) {
+		t.Errorf("%d of %d connections from a refused address closed", n, len(conns))
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	n := len(events)
+	mu.Unlock()
+	if max := alertsPerSecond * (int(elapsed/time.Second) + 2); n < 1 || n > max {
+		t.Errorf("%d audit events for 200 refusals in %s, want 1 to %d", n, elapsed, max)
+	}
+	mustEcho(t, addr)
 }

@@ -120,6 +120,7 @@ type Server struct {
 	ln        net.Listener
 	wg        sync.WaitGroup
 	refusals  refusalLog
+	alerts    alertLimiter
 }
 
 // peerConn is one accepted transport connection.
@@ -250,12 +251,20 @@ func (s *Server) admit(nc net.Conn) *peerConn {
 		addr = ap.Addr().Unmap()
 	}
 	if !s.cfg.addressAllowed(addr) {
-		// A Security Alert as when the A-ASSOCIATE-RQ was rejected for
-		// the address, without reading it.
-		reason := "source address " + addr.String() + " not allowed (connection closed at accept)"
-		s.cfg.Log.Warn().Str("peer", nc.RemoteAddr().String()).Msg("connection refused: source address not allowed")
-		s.emit(Event{Kind: EventAssociationRejected, Remote: nc.RemoteAddr().String(), Reason: reason})
 		nc.Close()
+		// A Security Alert as when the A-ASSOCIATE-RQ was rejected for
+		// the address, without reading it; a flood is audited in part.
+		s.mu.Lock()
+		emit, unaudited := s.alerts.allow()
+		s.mu.Unlock()
+		if emit {
+			reason := "source address " + addr.String() + " not allowed (connection closed at accept)"
+			if unaudited > 0 {
+				reason += fmt.Sprintf("; %d more refusals in the last second not audited", unaudited)
+			}
+			s.cfg.Log.Warn().Str("peer", nc.RemoteAddr().String()).Msg("connection refused: source address not allowed")
+			s.emit(Event{Kind: EventAssociationRejected, Remote: nc.RemoteAddr().String(), Reason: reason})
+		}
 		return nil
 	}
 	s.mu.Lock()
@@ -313,6 +322,34 @@ func (s *Server) forget(c *peerConn) {
 
 func (p *Policy) addressAllowed(addr netip.Addr) bool {
 	return len(p.AllowedNetworks) == 0 || slices.ContainsFunc(p.AllowedNetworks, func(n netip.Prefix) bool { return n.Contains(addr) })
+}
+
+// alertLimiter lets at most alertsPerSecond refusals a second become audit
+// events: each is a write to the audit log, and a flood of connections from
+// a refused address must not fill the disk the spool needs.
+type alertLimiter struct {
+	window     time.Time
+	emitted    int
+	suppressed int
+}
+
+const alertsPerSecond = 10
+
+// allow is called with Server.mu held; it says whether to emit this alert
+// and how many were suppressed in the window before.
+func (a *alertLimiter) allow() (bool, int) {
+	now := time.Now()
+	var before int
+	if now.Sub(a.window) >= time.Second {
+		before = a.suppressed
+		a.window, a.emitted, a.suppressed = now, 0, 0
+	}
+	if a.emitted >= alertsPerSecond {
+		a.suppressed++
+		return false, 0
+	}
+	a.emitted++
+	return true, before
 }
 
 // refusalLog logs connections refused for the limits at most once a second,
