@@ -108,7 +108,7 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		}
 		q.seedGiven = true
 	}
-	pad, err := diffusion.ParsePadMode(p.String("pad", "reflect"))
+	pad, err := diffusion.ParsePadMode(p.String("pad", "zero"))
 	if err != nil {
 		return nil, fmt.Errorf("parameters: %w", err)
 	}
