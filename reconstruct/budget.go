@@ -24,22 +24,29 @@ import (
 
 // preset is one point of the frontier: nfe steps of the full schedule, a
 // CCDF start at t0 from the classical initial estimate (Chung, Sim & Ye,
-// CVPR 2022), and the mean of samples antithetic samples.
+// CVPR 2022), DDS's η, and the mean of samples antithetic samples.
 type preset struct {
 	nfe     int
 	t0      float64
 	samples int
+	eta     float64
 }
 
 // evals is the network evaluations per slice.
 func (p preset) evals() int { return diffusion.StepsRun(p.nfe, p.t0) * p.samples }
 
 // Frontiers, cheapest first; each point measured better than the one before
-// on the validation sets (docs/results.md).
+// on the validation sets (docs/results.md, tools/eval/frontier.py).
 var frontier = map[string][]preset{
-	"MR": {{30, 0.3, 2}, {50, 0.3, 2}, {100, 0.3, 2}, {100, 0.3, 4}, {200, 0.3, 4}, {200, 0.3, 8}},
-	"CT": {{30, 0.3, 2}, {50, 0.3, 2}, {100, 0.3, 2}, {100, 0.3, 4}, {200, 0.3, 4}, {200, 0.3, 8}},
+	"MR": {{50, 0.2, 2, 0.5}, {100, 0.2, 2, 0.5}, {200, 0.2, 2, 0.5}, {200, 0.2, 4, 0.5}},
+	"CT": {{50, 0.2, 2, 0.5}, {100, 0.2, 2, 0.5}, {200, 0.2, 2, 0.5}, {200, 0.2, 4, 0.5}},
 }
+
+// DefaultBudget is the budget per slice of dds when no sampler setting is
+// given (nfe, samples, t0, antithetic, init): at most 5× BART's ecalib +
+// pics -l1 on a 256² 8-coil slice on a 2-core CPU server
+// (docs/benchmarks.md).
+const DefaultBudget = 8 * time.Second
 
 // budgetInit is the initial estimate the frontier's CCDF starts from.
 var budgetInit = map[string]string{"MR": "l1-wavelet", "CT": "admm-tv"}
@@ -112,12 +119,12 @@ func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, moda
 	if !fits {
 		// Fewer steps of the cheapest point, down to one.
 		c := pts[0]
-		per := cost(preset{nfe: c.nfe, t0: c.t0, samples: c.samples}) / time.Duration(diffusion.StepsRun(c.nfe, c.t0))
+		per := cost(c) / time.Duration(diffusion.StepsRun(c.nfe, c.t0))
 		steps := 1
 		if per > 0 {
 			steps = max(1, int(math.Floor(float64(room)/float64(per))))
 		}
-		choice = preset{nfe: max(1, int(math.Floor(float64(steps)/c.t0))), t0: c.t0, samples: c.samples}
+		choice = preset{nfe: max(1, int(math.Floor(float64(steps)/c.t0))), t0: c.t0, samples: c.samples, eta: c.eta}
 		for diffusion.StepsRun(choice.nfe, choice.t0) > steps && choice.nfe > 1 {
 			choice.nfe--
 		}
@@ -126,10 +133,13 @@ func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, moda
 			Msg("budget: below the cheapest frontier point; running fewer steps of it")
 	}
 	q.nfe, q.t0, q.samples, q.antithetic = choice.nfe, choice.t0, choice.samples, choice.samples%2 == 0
+	if !q.etaGiven {
+		q.eta = choice.eta
+	}
 	q.init = budgetInit[modality]
 	log.Info().Str("budget_per_slice", q.budget.String()).Dur("spent", spent.Round(time.Millisecond)).
 		Dur("network_per_image", perImage.Round(time.Microsecond)).Dur("data_consistency_per_image", dc.Round(time.Microsecond)).
-		Int("nfe", q.nfe).Float64("t0", q.t0).Int("samples", q.samples).Int("evaluations_per_slice", choice.evals()).
+		Int("nfe", q.nfe).Float64("t0", q.t0).Int("samples", q.samples).Float64("eta", q.eta).Int("evaluations_per_slice", choice.evals()).
 		Dur("predicted", cost(choice).Round(time.Millisecond)).Msg("budget: sampler settings chosen")
 	return nil
 }

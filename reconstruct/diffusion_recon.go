@@ -36,8 +36,10 @@ import (
 //
 // Each serves MR and CT alike: the input decides the physics (SENSE or the
 // projector) and the model (the card's modality). Parameters (rules and --set): model, nfe, eta, gamma,
-// gamma_schedule, cg_iters, t0, init, samples, seed, batch, snr, zeta, vjp,
-// lambda_z, rho_z; see docs/models.md.
+// gamma_schedule, cg_iters, t0, init, samples, antithetic, seed, batch, snr,
+// zeta, vjp, lambda_z, rho_z, pad, budget; see docs/models.md. dds with none
+// of nfe, samples, t0, antithetic and init runs on DefaultBudget per slice
+// (budget.go); budget=off restores the fixed defaults.
 
 func init() {
 	for _, m := range []struct {
@@ -72,6 +74,7 @@ type diffParams struct {
 	antithetic                   bool
 	budget                       time.Duration
 	start                        time.Time
+	etaGiven                     bool
 }
 
 func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
@@ -115,6 +118,11 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 	q.pad = pad
 	if q.budget, err = parseBudget(p.String("budget", "")); err != nil {
 		return nil, fmt.Errorf("parameters: %w", err)
+	}
+	q.etaGiven = p.Has("eta")
+	if !p.Has("budget") && d.method == diffusion.DDS && !d.mbir && budgetConflict(p.Has) == nil {
+		// No sampler settings: the default budget picks them.
+		q.budget = DefaultBudget
 	}
 	if q.budget > 0 {
 		if err := budgetConflict(p.Has); err != nil {
