@@ -36,11 +36,11 @@ def evals(cfg, nfe):
 def main():
     rows = [ln.rstrip("\n").split("\t") for ln in open(sys.argv[1]) if ln.strip()]
     cases = sorted({r[0] for r in rows if not r[0].startswith("itkcrop")}, key=lambda c: (c.split("-")[0], c))
+    print("| case | configuration | evaluations / slice | PSNR dB | SSIM | s / slice (shared machine) |")
+    print("|---|---|---|---|---|---|")
     for c, cfg, psnr, ssim, secs, nfe in sorted(rows, key=lambda r: (r[0], evals(r[1], r[5]), r[1])):
         print(f"| {c} | {cfg} | {evals(cfg, nfe)} | {float(psnr):.2f} | {float(ssim):.3f} | {float(secs):.1f} |")
     fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 4.2), squeeze=False)
-    print("| case | configuration | evaluations / slice | PSNR dB | SSIM | s / slice (shared machine) |")
-    print("|---|---|---|---|---|---|")
     for ax, case in zip(axes[0], cases):
         fam = defaultdict(list)
         for c, cfg, psnr, ssim, secs, nfe in [r for r in rows if r[0] == case]:
