@@ -255,10 +255,15 @@ func (q *Queue) WatchStatus(ctx context.Context, fn func(id string, s JobStatus)
 				if e == nil || e.Operation() != jetstream.KeyValuePut {
 					continue
 				}
+				// The keys and values are queue messages too: only a job
+				// ID and a known state reach the batch clean-up.
 				var s JobStatus
-				if json.Unmarshal(e.Value(), &s) == nil {
-					fn(e.Key(), s)
+				_, okID := ValidJobID(e.Key())
+				if !okID || json.Unmarshal(e.Value(), &s) != nil || (s.State != "done" && s.State != "quarantined") {
+					q.log.Warn().Str("key", clip(e.Key())).Msg("invalid job status entry ignored")
+					continue
 				}
+				fn(e.Key(), s)
 			}
 		}
 	}()
@@ -323,10 +328,9 @@ func (w *worker) loop(ctx context.Context) {
 // job to be delivered again and its outputs (named by deterministic UIDs)
 // to be put again over themselves.
 func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
-	var job Job
-	if err := json.Unmarshal(m.Data(), &job); err != nil || job.ID == "" {
-		w.log.Error().Err(err).Msg("malformed job message dropped")
-		_ = m.TermWithReason("malformed job")
+	job, err := DecodeJob(m.Data())
+	if err != nil {
+		w.refuse(m, err)
 		return
 	}
 	log := w.log.With().Str("job", job.ID).Logger()
@@ -413,6 +417,24 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 	log.Info().Int("outputs", len(outputs)).Dur("took", time.Since(t0).Round(time.Millisecond)).Msg("job finished")
 	if err := m.DoubleAck(ctx); err != nil {
 		log.Warn().Err(err).Msg("acknowledgement not confirmed; a redelivery will find the job done")
+	}
+}
+
+// refuse terminates a job message that is not valid (DecodeJob): it is
+// not run, not redelivered (JetStream AckTerm, "+TERM") and nothing of
+// it touches a path; the refusal is a Security Alert in the audit stream
+// (PS3.15 §A.5.3.11), since only a forged or corrupted message fails.
+func (w *worker) refuse(m jetstream.Msg, err error) {
+	subject, seq := m.Subject(), 0
+	if md, e := m.Metadata(); e == nil {
+		seq = int(md.Sequence.Stream)
+	}
+	w.log.Error().Err(err).Str("subject", subject).Int("stream_seq", seq).Int("bytes", len(m.Data())).Msg("invalid job message refused (terminated, not retried)")
+	w.metric(func(mt *Metrics) { mt.Jobs.WithLabelValues("refused").Inc() })
+	w.o.Audit.Event("job-refused", AuditSecurityAlert, AuditEventID{}, "E", OutcomeSerious).Str("worker", w.id).
+		Str("subject", subject).Int("stream_seq", seq).Int("bytes", len(m.Data())).Str("description", err.Error()).Send()
+	if e := m.TermWithReason("invalid job message"); e != nil {
+		w.log.Warn().Err(e).Msg("terminating an invalid job message")
 	}
 }
 

@@ -41,7 +41,7 @@ func NewMetrics() *Metrics {
 		SeriesOpen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tweedie_series_open",
 			Help: "Series being received."}),
 		Jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tweedie_jobs_total",
-			Help: "Jobs run by this process, by outcome (done, retry, quarantined)."}, []string{"outcome"}),
+			Help: "Jobs run by this process, by outcome (done, retry, quarantined, refused: an invalid message terminated)."}, []string{"outcome"}),
 		JobSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tweedie_job_seconds",
 			Help: "Job run time.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
 		Dispatched: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tweedie_dispatched_total",

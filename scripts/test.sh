@@ -40,7 +40,8 @@ for target in \
   "./num/array FuzzReadNPY" \
   "./num/array FuzzParseCFLHeader" \
   "./gateway FuzzScanSegment" \
-  "./gateway FuzzReadHeader"; do
+  "./gateway FuzzReadHeader" \
+  "./gateway FuzzDecodeJob"; do
   set -- $target
   # A failing target's whole output is printed, with the input that failed
   # (written to the package's testdata/fuzz).
