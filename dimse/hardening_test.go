@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,13 +35,11 @@ import (
 // before that.
 func deafPeer(t *testing.T, addr string) (net.Conn, error) {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
+	nc, err := smallWindowDialer().Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	// A small receive window: fewer responses fill it.
-	_ = nc.(*net.TCPConn).SetReadBuffer(4096)
 	_, _ = nc.Write(pdu.Encode(&pdu.AssociateRQ{ProtocolVersion: 1, CalledAE: "TWEEDIE", CallingAE: "DEAF", ApplicationContext: pdu.ApplicationContext,
 		PresentationContexts: []pdu.PresentationContextRQ{{ID: 1, AbstractSyntax: VerificationSOPClass, TransferSyntaxes: []string{"1.2.840.10008.1.2"}}},
 		UserInfo:             pdu.UserInfo{MaxLength: 16384}}))
@@ -83,6 +82,19 @@ func deafPeer(t *testing.T, addr string) (net.Conn, error) {
 		t.Fatal("the server kept reading for two minutes from a peer that never reads")
 	}
 	return nil, nil
+}
+
+// smallWindowDialer dials with a small receive buffer, so that fewer
+// responses fill it. It is set before the connection is made: shrinking it
+// afterwards, under data already queued, makes Linux drop the server's
+// segments and the acknowledgements they carry, and the connection can
+// stall both ways with the server's goroutine waiting to read.
+func smallWindowDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
 }
 
 // TestPeerThatNeverReadsEndsAtWriteTimeout: the write deadline ends an

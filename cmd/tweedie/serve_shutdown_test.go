@@ -53,12 +53,18 @@ jobs:
 		}
 	})
 
-	nc, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	// A small receive buffer, set before connecting (see the dimse tests'
+	// smallWindowDialer for why not after).
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	nc, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	_ = nc.(*net.TCPConn).SetReadBuffer(4096)
 	nc.Write(pdu.Encode(&pdu.AssociateRQ{ProtocolVersion: 1, CalledAE: "TWEEDIE", CallingAE: "DEAF", ApplicationContext: pdu.ApplicationContext,
 		PresentationContexts: []pdu.PresentationContextRQ{{ID: 1, AbstractSyntax: dimse.VerificationSOPClass, TransferSyntaxes: []string{"1.2.840.10008.1.2"}}},
 		UserInfo:             pdu.UserInfo{MaxLength: 16384}}))
