@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +108,111 @@ type NATSConfig struct {
 	// StoreDir is the embedded server's JetStream folder; empty:
 	// STATE/jetstream.
 	StoreDir string `yaml:"store_dir"`
+	// Authentication, one way at most, secrets from files (never the
+	// command line, where every user of the host reads them in
+	// /proc/<pid>/cmdline). The embedded server's listener requires it;
+	// a client (nats.url, tweedie worker, and serve's own in-process
+	// connection) presents it.
+	User         string `yaml:"user"`           // with password_file
+	PasswordFile string `yaml:"password_file"`  // file holding the password
+	TokenFile    string `yaml:"token_file"`     // file holding a token
+	NKeySeedFile string `yaml:"nkey_seed_file"` // file holding a user NKey seed (SU…); the server allows its public key
+	// TLS of the queue: for the embedded listener cert and key (and ca:
+	// client certificates required, signed by it); for a client ca (the
+	// server's CA; empty: the system's) and optionally cert and key.
+	TLS NATSTLS `yaml:"tls"`
+}
+
+// NATSTLS is TLS on the job queue's connections (RFC 8446; NATS upgrades
+// the connection after its INFO line, or at once with tls://).
+type NATSTLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Auth says which authentication the NATS section configures ("" none,
+// "user", "token", "nkey", "credentials").
+func (c NATSConfig) Auth() string {
+	switch {
+	case c.User != "" || c.PasswordFile != "":
+		return "user"
+	case c.TokenFile != "":
+		return "token"
+	case c.NKeySeedFile != "":
+		return "nkey"
+	case c.Credentials != "":
+		return "credentials"
+	}
+	return ""
+}
+
+// LoopbackOnly reports whether hostPort (a listen address or a URL's
+// host:port) reaches only this host: a loopback IP address or
+// "localhost". An empty host ("" or ":4222") is every interface.
+func LoopbackOnly(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host = hostPort
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && a.IsLoopback()
+}
+
+func (c NATSConfig) problems(bad func(path, format string, a ...any)) {
+	ways := 0
+	for _, set := range []bool{c.User != "" || c.PasswordFile != "", c.TokenFile != "", c.NKeySeedFile != "", c.Credentials != ""} {
+		if set {
+			ways++
+		}
+	}
+	if ways > 1 {
+		bad("nats", "user/password_file, token_file, nkey_seed_file and credentials are alternatives; set one")
+	}
+	if (c.User == "") != (c.PasswordFile == "") {
+		bad("nats.user", "user and password_file go together")
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		bad("nats.tls", "cert and key go together")
+	}
+	if c.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+			bad("nats.listen", "%q is not host:port", c.Listen)
+		} else if _, err := strconv.Atoi(port); err != nil {
+			bad("nats.listen", "port %q is not a number", port)
+		}
+		if c.Credentials != "" {
+			bad("nats.credentials", "is for a client of an external cluster; the embedded listener takes user/password_file, token_file or nkey_seed_file")
+		}
+		if !LoopbackOnly(c.Listen) {
+			// Whoever reaches the port can read every queued instance
+			// (PHI), forge job outcomes or purge the queue.
+			if c.Auth() == "" {
+				bad("nats.listen", "%s is beyond loopback: set user and password_file, token_file or nkey_seed_file so that only workers connect", c.Listen)
+			}
+			if c.TLS.Cert == "" {
+				bad("nats.listen", "%s is beyond loopback: set nats.tls.cert and key so that jobs and instances do not cross the network in the clear", c.Listen)
+			}
+		}
+	}
+	if c.URL != "" && strings.Contains(c.URL, "://") {
+		u, err := url.Parse(c.URL)
+		if err != nil || u.Host == "" {
+			bad("nats.url", "%q is not a URL like nats://host:4222", c.URL)
+		} else if u.User != nil {
+			bad("nats.url", "carries credentials; put them in password_file or token_file, not in the URL")
+		} else if !LoopbackOnly(u.Host) {
+			if c.Auth() == "" {
+				bad("nats.url", "%s is beyond loopback: set credentials, user and password_file, token_file or nkey_seed_file", u.Host)
+			}
+			if u.Scheme != "tls" && c.TLS.CA == "" && c.TLS.Cert == "" {
+				bad("nats.url", "%s is beyond loopback: use tls://, or set nats.tls.ca, so that jobs do not cross the network in the clear", u.Host)
+			}
+		}
+	}
 }
 
 // JobsConfig sets the reconstruction work queue.
@@ -488,6 +596,7 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 	if c.NATS.URL != "" && !strings.Contains(c.NATS.URL, "://") {
 		bad("nats.url", "%q is not a URL like nats://host:4222", c.NATS.URL)
 	}
+	c.NATS.problems(bad)
 	if c.Jobs.Workers < 0 {
 		bad("jobs.workers", "must not be negative")
 	}

@@ -62,7 +62,7 @@ func OpenQueue(ctx context.Context, stateDir string, c conf.NATSConfig, j conf.J
 		if store == "" {
 			store = filepath.Join(stateDir, "jetstream")
 		}
-		so := &server.Options{ServerName: "tweedie", JetStream: true, StoreDir: store, NoSigs: true, NoLog: true,
+		so := &server.Options{ServerName: "tweedie", JetStream: true, StoreDir: store, NoSigs: true, NoLog: c.Listen == "",
 			SyncAlways: true, DontListen: c.Listen == ""}
 		if c.Listen != "" {
 			host, port, err := net.SplitHostPort(c.Listen)
@@ -73,11 +73,20 @@ func OpenQueue(ctx context.Context, stateDir string, c conf.NATSConfig, j conf.J
 			if so.Port, err = strconv.Atoi(port); err != nil {
 				return nil, fmt.Errorf("nats.listen: port %q: %w", port, err)
 			}
+			if so.Port == 0 {
+				so.Port = server.RANDOM_PORT // NATS takes 0 for its default, 4222
+			}
 			q.Shared = true
+		}
+		if err := serverSecurity(c, so); err != nil {
+			return nil, err
 		}
 		ns, err := server.NewServer(so)
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		if !so.NoLog {
+			ns.SetLoggerV2(natsLogger{log}, false, false, false)
 		}
 		ns.Start()
 		if !ns.ReadyForConnections(30 * time.Second) {
@@ -88,10 +97,13 @@ func OpenQueue(ctx context.Context, stateDir string, c conf.NATSConfig, j conf.J
 		opts = append(opts, nats.InProcessServer(ns))
 	} else {
 		q.Shared = true
-		if c.Credentials != "" {
-			opts = append(opts, nats.UserCredentials(c.Credentials))
-		}
 	}
+	sec, err := clientOptions(c, q.ns != nil)
+	if err != nil {
+		q.Close()
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		q.Close()
