@@ -100,6 +100,21 @@ func TestBudget(t *testing.T) {
 	if r := relErr32(out.Volume, truth); !(r < 0.5) {
 		t.Errorf("budget=1ms: relative error %.3f", r)
 	}
+	// No sampler settings: the default budget; budget=off: the fixed defaults.
+	def, err := Run(context.Background(), "dds", in, map[string]string{"seed": "1"}, env)
+	if err != nil {
+		t.Fatalf("dds with no settings: %v", err)
+	}
+	if !strings.Contains(def.Description, "budget="+DefaultBudget.String()) {
+		t.Errorf("dds with no settings: %q; want the default budget", def.Description)
+	}
+	off, err := Run(context.Background(), "dds", in, map[string]string{"seed": "1", "budget": "off", "nfe": "2"}, env)
+	if err != nil {
+		t.Fatalf("budget=off: %v", err)
+	}
+	if strings.Contains(off.Description, "budget") {
+		t.Errorf("budget=off: %q", off.Description)
+	}
 	for params, want := range map[string]string{"budget=8s nfe=10": "budget chooses", "budget=soon": "budget"} {
 		p := map[string]string{}
 		for _, kv := range strings.Fields(params) {

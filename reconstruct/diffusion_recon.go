@@ -75,6 +75,7 @@ type diffParams struct {
 	budget                       time.Duration
 	start                        time.Time
 	etaGiven                     bool
+	deadline                     time.Time
 }
 
 func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error) {
@@ -186,7 +187,7 @@ func (q *diffParams) config(method diffusion.Method, mbir bool, log zerolog.Logg
 	}
 	cfg := diffusion.Config{Method: method, Steps: steps, Eta: q.eta, Gamma: q.gamma, GammaNoise: q.gammaSched == "noise",
 		CGIters: q.cgIters, T0: q.t0, SNR: q.snr, Zeta: q.zeta, VJP: vjp, Samples: q.samples, Batch: q.batch, Seed: q.seed,
-		Antithetic: q.antithetic}
+		Antithetic: q.antithetic, Deadline: q.deadline}
 	if mbir {
 		cfg.TVZ = &diffusion.TVZ{Lambda: q.lambdaZ, Rho: q.rhoZ}
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/tweedie-recon/tweedie/num/linop"
 	"github.com/tweedie-recon/tweedie/num/solve"
@@ -112,6 +113,10 @@ type Config struct {
 	// Seed seeds the generator; sample k of slice j draws from its own
 	// PCG stream (Seed, k·S+j), so results do not depend on scheduling.
 	Seed uint64
+	// Deadline, when set, bounds DDS: when the steps left would end after
+	// it, at the pace of the steps run so far, the rest of the schedule is
+	// run in fewer, larger steps (regrid); at least one step always runs.
+	Deadline time.Time
 	// Progress, when set, is called after each step with the steps done
 	// and the total.
 	Progress func(done, total int)
@@ -520,7 +525,12 @@ func (sm *sampler[T]) runDDS() error {
 	eta := sm.cfg.Eta
 	// x̂0 and ε̂ of every image, reused by every step.
 	x0, eps := sm.images(), sm.images()
+	t0, done := time.Now(), 0
 	for k := nu; k >= 1; k-- {
+		if done > 0 && k > 1 && !sm.cfg.Deadline.IsZero() {
+			u, k = regrid(u, k, time.Since(t0)/time.Duration(done), time.Until(sm.cfg.Deadline))
+			nu = done + k
+		}
 		lv, nx := sm.sched.At(u[k]), sm.sched.At(u[k-1])
 		if err := sm.denoiseInto(x0, sm.x, 1, lv); err != nil {
 			return err
@@ -548,9 +558,33 @@ func (sm *sampler[T]) runDDS() error {
 				x[p] = scalarOf[T](nx.Alpha)*x0[i][p] + scalarOf[T](nx.Sigma)*(scalarOf[T](eta)*x[p]+scalarOf[T](ce)*eps[i][p])
 			}
 		}
+		done++
 		sm.progress(nu-k+1, nu)
 	}
 	return nil
+}
+
+// regrid keeps a DDIM run inside its deadline: at index k of the grid u
+// (the next step goes from u[k] to u[k−1]), with steps costing per and left
+// time left, it returns a grid whose remaining steps fit — the same end
+// points, u[k] down to 0 in as many equal steps as fit (at least one) — and
+// the new index. DDIM's update is defined between any two levels (Song,
+// Meng & Ermon, ICLR 2021), so a coarser tail is again a DDIM run, only a
+// shorter one.
+func regrid(u []float64, k int, per, left time.Duration) ([]float64, int) {
+	if per <= 0 || time.Duration(k)*per <= left {
+		return u, k
+	}
+	m := max(1, int(left/per))
+	if m >= k {
+		return u, k
+	}
+	top := u[k]
+	g := make([]float64, m+1)
+	for j := range g {
+		g[j] = top * float64(j) / float64(m)
+	}
+	return g, m
 }
 
 // runScoreMRI: VE predictor–corrector in VE coordinates x̃ = x/α.
