@@ -221,6 +221,14 @@ type JobsConfig struct {
 	MaxAttempts int      `yaml:"max_attempts"` // deliveries before quarantine
 	AckWait     Duration `yaml:"ack_wait"`     // redelivery after a silent worker
 	RetryDelay  Duration `yaml:"retry_delay"`  // wait before a failed job runs again
+	// Isolation: "process" (serve runs its workers as child processes,
+	// `tweedie worker`, supervised and restarted: a crash in a
+	// reconstructor cannot take the DICOM listener down, and the job that
+	// killed its worker is quarantined at once) or "in-process".
+	Isolation string `yaml:"isolation"`
+	// Timeout ends a job that runs longer (the runner's context, then
+	// the child process); 0: no limit.
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Destination is a peer results are sent to: a DICOM Storage SCP, or a
@@ -605,6 +613,14 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 	}
 	if c.Jobs.AckWait < Duration(time.Second) {
 		bad("jobs.ack_wait", "must be at least 1s")
+	}
+	switch c.Jobs.Isolation {
+	case "process", "in-process":
+	default:
+		bad("jobs.isolation", "%q is not process or in-process", c.Jobs.Isolation)
+	}
+	if c.Jobs.Timeout < 0 {
+		bad("jobs.timeout", "must not be negative")
 	}
 	if c.Jobs.RetryDelay < 0 {
 		bad("jobs.retry_delay", "must not be negative")

@@ -294,6 +294,12 @@ type WorkerOptions struct {
 	Audit       *Audit
 	Metrics     *Metrics
 	Log         zerolog.Logger
+	// JobTimeout ends a job's run (its context) after this long, and
+	// stops its heartbeat, so that a run that ignores its context is
+	// delivered again after ack_wait instead of being kept alive; 0: none.
+	JobTimeout time.Duration
+	// OnJob is told when a job starts (running) and ends.
+	OnJob func(job Job, running bool)
 }
 
 // RunWorkers runs n workers until ctx ends; a job in progress when ctx
@@ -361,7 +367,16 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		w.quarantine(ctx, m, job, nil, fmt.Sprintf("delivered %d times (jobs.max_attempts %d): a worker died or stalled on it each time", attempt, w.o.MaxAttempts), attempt, log)
 		return
 	}
-	hb, stopHB := context.WithCancel(ctx)
+	if w.o.OnJob != nil {
+		w.o.OnJob(job, true)
+		defer w.o.OnJob(job, false)
+	}
+	runCtx, stopRun := ctx, context.CancelFunc(func() {})
+	if w.o.JobTimeout > 0 {
+		runCtx, stopRun = context.WithTimeout(ctx, w.o.JobTimeout)
+	}
+	defer stopRun()
+	hb, stopHB := context.WithCancel(runCtx)
 	defer stopHB()
 	go func() {
 		t := time.NewTicker(max(w.o.AckWait/3, 100*time.Millisecond))
@@ -384,7 +399,10 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 	inputs, err := w.inputs(ctx, job, work)
 	var outputs []string
 	if err == nil {
-		outputs, err = w.run(ctx, job, inputs, work)
+		outputs, err = w.run(runCtx, job, inputs, work)
+		if err != nil && runCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = Permanent(fmt.Errorf("ran longer than jobs.timeout (%s) and was ended: %w", w.o.JobTimeout, err))
+		}
 	}
 	if err == nil {
 		for _, d := range job.Destinations {

@@ -49,6 +49,12 @@ type Options struct {
 	Worker bool
 	// Name identifies this process in the audit stream (default: host name).
 	Name string
+	// Child makes a worker that serve supervises (jobs.isolation:
+	// process): it shares serve's state folder and puts its outputs into
+	// the outboxes there, which serve sends.
+	Child bool
+	// OnJob is told when a worker starts (running) and ends a job.
+	OnJob func(job Job, running bool)
 }
 
 // Node is a running gateway (serve) or worker process.
@@ -211,12 +217,15 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	for _, ob := range n.outbox {
+		if n.o.Child {
+			break // serve sends what its children put
+		}
 		n.bg.Add(1)
 		go func(ob *Outbox) { defer n.bg.Done(); ob.Run(n.ctx) }(ob)
 	}
 	n.workers = n.queue.RunWorkers(n.ctx, c.Jobs.Workers, WorkerOptions{Name: n.o.Name, StateDir: n.state, Runners: n.o.Runners,
 		Outboxes: n.outbox, MaxAttempts: c.Jobs.MaxAttempts, AckWait: time.Duration(c.Jobs.AckWait), RetryDelay: time.Duration(c.Jobs.RetryDelay),
-		Audit: n.audit, Metrics: n.metrics, Log: n.log})
+		Audit: n.audit, Metrics: n.metrics, Log: n.log, JobTimeout: time.Duration(c.Jobs.Timeout), OnJob: n.o.OnJob})
 	if err := n.startHTTP(); err != nil {
 		n.log.Warn().Err(err).Str("listen", c.HTTP.Listen).Msg("metrics endpoint not available")
 	}

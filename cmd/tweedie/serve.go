@@ -29,7 +29,7 @@ import (
 // section) and checks the routing rules against the destinations and the
 // reconstructors, reporting every problem at once.
 func loadConfig(path string) (*conf.Config, error) {
-	return conf.LoadChecked(path, gateway.ConfigCheck(pipeline.Runners(nil)))
+	return conf.LoadChecked(path, gateway.ConfigCheck(withExtra(pipeline.Runners(nil))))
 }
 
 // scoreRuntime is the diffusion reconstructors' runtime for the
@@ -97,9 +97,34 @@ func cmdServe(args []string) int {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
-	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: pipeline.Runners(scoreRuntime(cfg)), TLS: tlsCfg},
-		func(n *gateway.Node) { printSummary(os.Stderr, log, cfg, *cfgPath, n) })
+	var sup *supervisor
+	if cfg.Jobs.Isolation == "process" {
+		if sup, err = prepareChildren(cfg, *cfgPath, log); err != nil {
+			log.Error().Err(err).Msg("cannot start")
+			return 2
+		}
+	}
+	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: withExtra(pipeline.Runners(scoreRuntime(cfg))), TLS: tlsCfg},
+		func(n *gateway.Node) {
+			if sup != nil {
+				sup.start(n, cfg)
+				stopBeforeShutdown = append(stopBeforeShutdown, sup.shutdown)
+			}
+			printSummary(os.Stderr, log, cfg, *cfgPath, n)
+		})
 }
+
+// withExtra adds the runners of extraRunners.
+func withExtra(r map[string]gateway.Runner) map[string]gateway.Runner {
+	for k, v := range extraRunners() {
+		r[k] = v
+	}
+	return r
+}
+
+// stopBeforeShutdown runs before the node shuts down (serve's worker
+// processes give their jobs back first).
+var stopBeforeShutdown []func()
 
 // runNode starts a node, tells systemd it is ready (sd_notify), feeds the
 // watchdog, and on SIGTERM or SIGINT stops it gracefully: no new
@@ -162,6 +187,9 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options, started ..
 		break
 	}
 	_, _ = systemd.Notify("STOPPING=1")
+	for _, f := range stopBeforeShutdown {
+		f()
+	}
 	shutdown(n, log)
 	log.Info().Msg("stopped")
 	return 0

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tweedie-recon/tweedie/conf"
+	"github.com/tweedie-recon/tweedie/gateway"
+)
+
+// Crash isolation (jobs.isolation: process). Reconstructions run cgo code
+// (ONNX Runtime) that can segfault or run out of memory; in the process
+// that answers C-STORE that would take the DICOM listener down and abort
+// transfers in flight. So serve runs its workers as child processes —
+// `tweedie worker --child`, one job at a time each — on the same state
+// folder, connected to serve's embedded JetStream over loopback with a
+// token made at start. A child tells serve on file descriptor 3 which job
+// it runs; when it dies during a job, serve quarantines that job at once
+// (after one crash: the next worker would die of it too) with the signal
+// and the child's last log lines, and restarts the child with backoff. A
+// job running longer than jobs.timeout is ended by its context in the
+// child, and, if the child does not come back within a grace period,
+// by killing it.
+
+const (
+	childLogLines  = 12
+	childBackoff0  = time.Second
+	childBackoffMx = time.Minute
+	timeoutGrace   = 30 * time.Second
+)
+
+// jobEvent is a line on a child's descriptor 3.
+type jobEvent struct {
+	Event string       `json:"event"` // "start" or "end"
+	Job   *gateway.Job `json:"job,omitempty"`
+	ID    string       `json:"id,omitempty"`
+}
+
+// childNotifier is the child's side: it writes a jobEvent per job start
+// and end to descriptor 3.
+func childNotifier() func(job gateway.Job, running bool) {
+	f := os.NewFile(3, "tweedie-supervisor")
+	var mu sync.Mutex
+	return func(job gateway.Job, running bool) {
+		e := jobEvent{Event: "end", ID: job.ID}
+		if running {
+			e = jobEvent{Event: "start", Job: &job}
+		}
+		b, _ := json.Marshal(e)
+		mu.Lock()
+		f.Write(append(b, '\n'))
+		mu.Unlock()
+	}
+}
+
+// supervisor runs and restarts serve's worker processes.
+type supervisor struct {
+	exe     string
+	cfgPath string
+	state   string
+	n       int
+	timeout time.Duration
+	token   string // file
+	log     zerolog.Logger
+	out     io.Writer // where children's log lines go (serve's stderr)
+
+	node *gateway.Node
+	url  string
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+}
+
+// prepareChildren turns a configuration with jobs.isolation: process into
+// serve's own (no in-process workers; the embedded server listening on
+// loopback with a token, unless nats.url or nats.listen is set) and the
+// supervisor that will run the children.
+func prepareChildren(cfg *conf.Config, cfgPath string, log zerolog.Logger) (*supervisor, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("jobs.isolation process: %w", err)
+	}
+	s := &supervisor{exe: exe, cfgPath: cfgPath, state: cfg.Node.StateDir, n: max(cfg.Jobs.Workers, 1),
+		timeout: time.Duration(cfg.Jobs.Timeout), log: log, out: os.Stderr}
+	cfg.Jobs.Workers = 0
+	if cfg.NATS.URL == "" && cfg.NATS.Listen == "" {
+		if cfg.NATS.Auth() != "" {
+			return nil, fmt.Errorf("jobs.isolation process: nats credentials without nats.listen or nats.url; leave them out (serve makes a token for its children)")
+		}
+		dir := filepath.Join(cfg.Node.StateDir, "run")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		s.token = filepath.Join(dir, "queue-token")
+		if err := os.WriteFile(s.token+".tmp", []byte(hex.EncodeToString(b)), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(s.token+".tmp", s.token); err != nil {
+			return nil, err
+		}
+		cfg.NATS.Listen, cfg.NATS.TokenFile = "127.0.0.1:0", s.token
+	} else if cfg.NATS.Listen != "" && cfg.NATS.TLS.Cert != "" {
+		return nil, fmt.Errorf("jobs.isolation process with a TLS nats.listen: not supported yet; run the workers as `tweedie worker` units, or use nats.url")
+	}
+	return s, nil
+}
+
+// start runs the children against the node's queue.
+func (s *supervisor) start(n *gateway.Node, cfg *conf.Config) {
+	s.node = n
+	s.url = n.NATSURL()
+	if s.url == "" {
+		s.url = cfg.NATS.URL
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	for i := 0; i < s.n; i++ {
+		s.wg.Add(1)
+		go func(i int) { defer s.wg.Done(); s.keep(ctx, i) }(i)
+	}
+}
+
+// shutdown sends the children SIGTERM (a job in progress goes back to the
+// queue) and waits for them.
+func (s *supervisor) shutdown() {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.wg.Wait()
+}
+
+// keep runs child i until ctx ends, restarting it with backoff (1 s,
+// doubling to a minute; back to 1 s after a minute up).
+func (s *supervisor) keep(ctx context.Context, i int) {
+	name := fmt.Sprintf("worker-%d", i)
+	backoff := childBackoff0
+	for ctx.Err() == nil {
+		t0 := time.Now()
+		reason, err := s.runChild(ctx, name)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.log.Error().Err(err).Str("worker", name).Msg("cannot start a worker process")
+		} else {
+			s.log.Error().Str("worker", name).Str("exit", reason).Dur("up", time.Since(t0).Round(time.Millisecond)).Dur("restart_in", backoff).Msg("worker process ended; restarting")
+		}
+		if time.Since(t0) > time.Minute {
+			backoff = childBackoff0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, childBackoffMx)
+	}
+}
+
+// runChild runs one child process to its end and deals with a job it
+// died in; it returns how the process ended.
+func (s *supervisor) runChild(ctx context.Context, name string) (string, error) {
+	args := []string{"worker", "--child", "--name", name, "--state", s.state, "--workers", "1", "--nats-url", s.url}
+	if s.cfgPath != "" {
+		args = append(args, "--config", s.cfgPath)
+	}
+	if s.token != "" {
+		args = append(args, "--nats-token-file", s.token)
+	}
+	cmd := exec.CommandContext(ctx, s.exe, args...)
+	// Not systemd's: only serve talks to the service manager.
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "NOTIFY_SOCKET=") && !strings.HasPrefix(e, "WATCHDOG_") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 40 * time.Second // past the child's own 30 s drain
+	// The child dies with serve, even when serve is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	events, evw, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	cmd.ExtraFiles = []*os.File{evw}
+	logs, logw, err := os.Pipe()
+	if err != nil {
+		events.Close()
+		evw.Close()
+		return "", err
+	}
+	cmd.Stdout, cmd.Stderr = logw, logw
+	if err := cmd.Start(); err != nil {
+		events.Close()
+		evw.Close()
+		logs.Close()
+		logw.Close()
+		return "", err
+	}
+	evw.Close()
+	logw.Close()
+	s.log.Info().Str("worker", name).Int("pid", cmd.Process.Pid).Msg("worker process started")
+
+	var mu sync.Mutex
+	var current *gateway.Job
+	var since time.Time
+	var last []string
+	killed := ""
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { // the child's log: to serve's stderr, the last lines kept
+		defer readers.Done()
+		sc := bufio.NewScanner(logs)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s.out, line)
+			mu.Lock()
+			if len(line) > 400 {
+				line = line[:400] + "…"
+			}
+			last = append(last, line)
+			if len(last) > childLogLines {
+				last = last[1:]
+			}
+			mu.Unlock()
+		}
+		logs.Close()
+	}()
+	go func() { // job events
+		defer readers.Done()
+		sc := bufio.NewScanner(events)
+		sc.Buffer(make([]byte, 64<<10), 8<<20)
+		for sc.Scan() {
+			var e jobEvent
+			if json.Unmarshal(sc.Bytes(), &e) != nil {
+				continue
+			}
+			mu.Lock()
+			switch {
+			case e.Event == "start" && e.Job != nil:
+				current, since = e.Job, time.Now()
+			case e.Event == "end" && current != nil && current.ID == e.ID:
+				current = nil
+			}
+			mu.Unlock()
+		}
+		events.Close()
+	}()
+	done := make(chan struct{})
+	if s.timeout > 0 {
+		go func() { // the per-job limit, for a run that ignores its context
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					mu.Lock()
+					over := current != nil && time.Since(since) > s.timeout+timeoutGrace
+					if over && killed == "" {
+						killed = fmt.Sprintf("ran longer than jobs.timeout (%s) and did not stop within %s; its worker process was killed", s.timeout, timeoutGrace)
+						_ = cmd.Process.Kill()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	err = cmd.Wait()
+	close(done)
+	readers.Wait()
+	how := exitDescription(cmd.ProcessState, err)
+	mu.Lock()
+	job, tail, why := current, strings.Join(last, "\n"), killed
+	mu.Unlock()
+	if job != nil && ctx.Err() == nil {
+		reason := why
+		if reason == "" {
+			reason = "the job killed its worker process (" + how + ")"
+		}
+		reason += "; last log lines of the worker:\n" + tail
+		if err := s.node.QuarantineCrashed(*job, name, reason); err != nil {
+			s.log.Error().Err(err).Str("job", job.ID).Msg("cannot quarantine the job that killed its worker; it will be delivered again")
+		}
+	}
+	return how, nil
+}
+
+// exitDescription says how a process ended: "signal SIGSEGV
+// (segmentation fault)", "exit status 2".
+func exitDescription(ps *os.ProcessState, err error) string {
+	if ps == nil {
+		if err != nil {
+			return err.Error()
+		}
+		return "unknown"
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		sig := ws.Signal()
+		d := fmt.Sprintf("killed by signal %s (%s)", signalName(sig), sig.String())
+		if ws.CoreDump() {
+			d += ", core dumped"
+		}
+		return d
+	}
+	return fmt.Sprintf("exit status %d", ps.ExitCode())
+}
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGSEGV:
+		return "SIGSEGV"
+	case syscall.SIGBUS:
+		return "SIGBUS"
+	case syscall.SIGABRT:
+		return "SIGABRT"
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	case syscall.SIGILL:
+		return "SIGILL"
+	case syscall.SIGFPE:
+		return "SIGFPE"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}
