@@ -293,7 +293,9 @@ func (n *Node) HTTPAddr() net.Addr {
 func (n *Node) NATSURL() string { return n.queue.ClientURL() }
 
 // Healthy reports whether the node can take work: the queue connected,
-// and the DICOM listener up (serve).
+// the DICOM listener up (serve), and readiness (health.go): JetStream
+// enabled, the state folder writable, free space above the floor on the
+// spool, queue store, outboxes and work folders, and the queue moving.
 func (n *Node) Healthy() error {
 	if n.queue == nil || !n.queue.Connected() {
 		return errors.New("not connected to NATS JetStream")
@@ -301,7 +303,7 @@ func (n *Node) Healthy() error {
 	if !n.o.Worker && n.Addr() == nil {
 		return errors.New("DICOM listener not up")
 	}
-	return nil
+	return n.readiness()
 }
 
 func (n *Node) startHTTP() error {
