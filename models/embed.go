@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 )
 
 //go:embed *.onnx *.yaml
@@ -68,9 +69,21 @@ func extract() (string, error) {
 	if c, err := os.UserCacheDir(); err == nil {
 		cands = append(cands, filepath.Join(c, "tweedie", "models", tag))
 	}
-	cands = append(cands, filepath.Join(os.TempDir(), "tweedie-models-"+tag))
+	// The shared temporary folder: any user can create a name there
+	// first (and fill it with a model of their choosing, or a link), so
+	// the folder is private to this user (uid in the name, 0700) and is
+	// used only when it is a real folder owned by this user and closed to
+	// others (privateDir).
+	shared := filepath.Join(os.TempDir(), fmt.Sprintf("tweedie-models-%d-%s", os.Getuid(), tag))
+	cands = append(cands, shared)
 	var errs []error
 	for _, d := range cands {
+		if d == shared {
+			if err := privateDir(d); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if err := write(d, names, data); err != nil {
 			errs = append(errs, err)
 			continue
@@ -104,6 +117,28 @@ func write(d string, names []string, data map[string][]byte) error {
 			os.Remove(f.Name())
 			return err
 		}
+	}
+	return nil
+}
+
+// privateDir makes d (mode 0700) or accepts it as it is only when it is a
+// folder, not a link, owned by this user, with no access for others.
+func privateDir(d string) error {
+	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(d)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a folder (a link?); not using it", d)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to uid %d, not to this user (%d); not using it", d, st.Uid, os.Getuid())
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is open to other users (mode %v); not using it", d, fi.Mode().Perm())
 	}
 	return nil
 }
