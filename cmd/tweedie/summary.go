@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,9 +14,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tweedie-recon/tweedie/conf"
+	shipped "github.com/tweedie-recon/tweedie/models"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
-	shipped "github.com/tweedie-recon/tweedie/models"
 )
 
 // nodeAddrs is what the summary needs of a started node (*gateway.Node).
@@ -273,8 +274,13 @@ func scoreLines(cfg *conf.Config) []string {
 		}
 	}
 	consider(dir, dir)
-	if sd, err := shipped.Dir(); err == nil {
-		consider(sd, "shipped in the binary")
+	// The shipped cards are read from the binary: shipped.Dir would hash
+	// and write 21 MB of models, and the summary is printed once the
+	// listener is open, while the first association may be arriving.
+	for _, c := range shippedCards() {
+		if _, ok := picks[c.Modality]; !ok {
+			picks[c.Modality] = pick{c.Name, "shipped in the binary"}
+		}
 	}
 	var ms []string
 	for _, m := range []string{"MR", "CT"} {
@@ -310,4 +316,23 @@ func scoreLines(cfg *conf.Config) []string {
 		d = "CPU (this ONNX Runtime build has no CUDA provider)"
 	}
 	return append(out, fmt.Sprintf("device       %s; ONNX Runtime %s", d, lib))
+}
+
+// shippedCards reads the name, modality and default flag of the cards
+// embedded in the binary (defaults first), without writing the models out.
+func shippedCards() []onnx.Card {
+	var cards []onnx.Card
+	names, _ := fs.Glob(shipped.FS(), "*.yaml")
+	for _, n := range names {
+		b, err := fs.ReadFile(shipped.FS(), n)
+		if err != nil {
+			continue
+		}
+		var c onnx.Card
+		if yaml.Unmarshal(b, &c) == nil && c.Name != "" {
+			cards = append(cards, c)
+		}
+	}
+	sort.SliceStable(cards, func(i, j int) bool { return cards[i].Default && !cards[j].Default })
+	return cards
 }
