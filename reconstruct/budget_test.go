@@ -108,6 +108,9 @@ func TestBudget(t *testing.T) {
 	if !strings.Contains(def.Description, "budget="+DefaultBudget.String()) {
 		t.Errorf("dds with no settings: %q; want the default budget", def.Description)
 	}
+	if def.Uncertainty != nil {
+		t.Error("the default budget's antithetic pair gave an uncertainty series")
+	}
 	off, err := Run(context.Background(), "dds", in, map[string]string{"seed": "1", "budget": "off", "nfe": "2"}, env)
 	if err != nil {
 		t.Fatalf("budget=off: %v", err)

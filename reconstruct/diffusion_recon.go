@@ -169,6 +169,11 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 	return q, nil
 }
 
+// uncertainty reports whether the samples give an uncertainty series: not
+// when a budget chose them — an antithetic pair is there for its mean, and
+// the spread of two samples is no uncertainty map.
+func (q *diffParams) uncertainty() bool { return q.samples > 1 && q.budget == 0 }
+
 // config turns the parameters into a sampler configuration; steps are
 // derived from the evaluation budget nfe.
 func (q *diffParams) config(method diffusion.Method, mbir bool, log zerolog.Logger, name string) diffusion.Config {
@@ -397,7 +402,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 	out := &Output{Slices: mr.Slices, Rows: rows, Cols: cols, Volume: make([]float32, mr.Slices*rows*cols),
 		Description: d.describe(model, q, res.NFE)}
 	var std *Output
-	if q.samples > 1 {
+	if q.uncertainty() {
 		std = &Output{Slices: mr.Slices, Rows: rows, Cols: cols, Volume: make([]float32, mr.Slices*rows*cols),
 			Description: out.Description + " std"}
 	}
@@ -585,7 +590,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 	}
 	out := &Output{Slices: ct.Slices, Rows: n, Cols: n, Volume: make([]float32, ct.Slices*n*n), Description: d.describe(model, q, res.NFE)}
 	var std *Output
-	if q.samples > 1 {
+	if q.uncertainty() {
 		std = &Output{Slices: ct.Slices, Rows: n, Cols: n, Volume: make([]float32, ct.Slices*n*n), Description: out.Description + " std"}
 	}
 	for s := range slices {
