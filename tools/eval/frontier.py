@@ -32,7 +32,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 DATA = os.path.abspath(os.environ.get("SHARED_DATA", os.path.join(REPO, "..", "shared", "data")))
-T = os.path.join(REPO, "bin", "tweedie")
+T = os.environ.get("TWEEDIE_BIN") or os.path.join(REPO, "bin", "tweedie")  # TWEEDIE_BIN: another build
 
 CASES = {
     "itk-4x": ("mr", "mri/itk_t1_coronal_128.npy", [18, 22, 26, 30, 34, 38], 4, "coronal", 2),
