@@ -201,6 +201,39 @@ func readDataSetHeader(r io.Reader, ts string) (*Header, error) {
 	return h, nil
 }
 
+// seriesUIDFromPrefix reads the Series Instance UID from the first bytes
+// of a data set still arriving. final is false when the bytes end before
+// the UID could be read (try again with more); with final true, uid is
+// "" when the data set has none before (0020,000E)'s place or is not
+// readable.
+func seriesUIDFromPrefix(prefix []byte, ts string, full bool) (uid string, final bool) {
+	rd, err := part10.NewReader(bytes.NewReader(prefix), ts)
+	if err != nil {
+		return "", full
+	}
+	defer rd.Close()
+	for n := 0; n < maxElements; n++ {
+		e, err := rd.Next()
+		if err != nil {
+			return "", full
+		}
+		if e.Tag == part10.TagSeriesInstanceUID {
+			if e.Length > 64 {
+				return "", true
+			}
+			val, err := rd.Value(64)
+			if err != nil {
+				return "", full
+			}
+			return trimValue(val), true
+		}
+		if e.Tag > part10.TagSeriesInstanceUID {
+			return "", true // elements are in ascending order: there is none
+		}
+	}
+	return "", true
+}
+
 // trimValue strips the padding of a string value (PS3.5 §6.2: trailing
 // spaces, or a NUL for UI).
 func trimValue(b []byte) string { return strings.TrimRight(string(b), " \x00") }

@@ -45,6 +45,10 @@ type Spool struct {
 	processed map[string]int         // Series Instance UID → last generation handed on
 	tallies   map[string]*tally      // by association key
 	wake      chan struct{}
+	// arriving counts the instances still being received, by the Series
+	// Instance UID read from their first bytes: a series does not
+	// complete on its timeout while one of its instances is in transfer.
+	arriving map[string]int
 
 	j            *journal       // nil without fsync
 	unwritten    []pendingWrite // journaled instances whose spool file is not written yet
@@ -154,7 +158,7 @@ func NewSpool(o SpoolOptions) (*Spool, error) {
 		tmpDir:    filepath.Join(o.StateDir, "tmp"),
 		batchDir:  filepath.Join(o.StateDir, "batches"),
 		markerDir: filepath.Join(o.StateDir, "series"),
-		open:      map[string]*openSeries{}, processed: map[string]int{},
+		open:      map[string]*openSeries{}, processed: map[string]int{}, arriving: map[string]int{},
 		tallies: map[string]*tally{}, wake: make(chan struct{}, 1), written: make(chan struct{}, 1)}
 	for _, d := range []string{s.spoolDir, s.tmpDir, s.batchDir, s.markerDir} {
 		if err := mkdirDurable(d); err != nil {
@@ -383,9 +387,11 @@ func (s *Spool) completeDue(now time.Time) {
 	var due []*openSeries
 	var reasons []string
 	for _, ser := range s.open {
-		if ser.inflight > 0 || ser.unsynced > 0 {
+		if ser.inflight > 0 || ser.unsynced > 0 || s.arriving[ser.info.SeriesUID] > 0 {
 			// unsynced: the checkpoint before the next round makes the
 			// files durable in the folder that is about to move.
+			// arriving: an instance of the series is still in transfer
+			// (a large one from a slow sender outlasts the timeout).
 			continue
 		}
 		switch {

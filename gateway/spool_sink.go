@@ -113,11 +113,60 @@ type spoolSink struct {
 	bytes   int64
 	metaLen int64
 	prefix  []byte // the first headerPrefix bytes of the data set
+	// series is the Series Instance UID read from the first bytes, counted
+	// in the spool's arriving until Close; sniffed is how much of the
+	// prefix the last attempt had (0: none yet, -1: given up or found).
+	series  string
+	sniffed int
+}
+
+// sniffSeries reads the Series Instance UID from the first bytes of the
+// data set while it is still arriving, and counts the instance as
+// arriving in that series until Close: the series' completion timer only
+// restarts when an instance ends, and must be held while one is in
+// transfer. It tries again when another 4 KiB arrived (the prefix may end
+// inside an element), and gives up once the UID cannot come any more.
+func (k *spoolSink) sniffSeries() {
+	if k.sniffed < 0 || (len(k.prefix) < cap(k.prefix) && len(k.prefix)-k.sniffed < 4<<10 && k.sniffed > 0) {
+		return
+	}
+	uid, final := seriesUIDFromPrefix(k.prefix, k.req.TransferSyntaxUID, len(k.prefix) == cap(k.prefix))
+	if !final {
+		k.sniffed = len(k.prefix)
+		return
+	}
+	k.sniffed = -1
+	if uid == "" {
+		return
+	}
+	k.series = uid
+	k.s.mu.Lock()
+	k.s.arriving[uid]++
+	k.s.mu.Unlock()
+}
+
+// arrived ends the instance's count in arriving; the series' timer
+// restarts from now.
+func (k *spoolSink) arrived() {
+	if k.series == "" {
+		return
+	}
+	s := k.s
+	s.mu.Lock()
+	if s.arriving[k.series]--; s.arriving[k.series] <= 0 {
+		delete(s.arriving, k.series)
+	}
+	if ser := s.open[k.series]; ser != nil {
+		ser.last = time.Now()
+	}
+	s.mu.Unlock()
+	k.series = ""
 }
 
 func (k *spoolSink) Write(p []byte) (int, error) {
 	if room := cap(k.prefix) - len(k.prefix); room > 0 {
 		k.prefix = append(k.prefix, p[:min(room, len(p))]...)
+		k.sniffSeries()
 	}
 	if k.f == nil {
 		if k.jw.write(p) {
@@ -157,6 +206,7 @@ func (k *spoolSink) discard() {
 // Close makes the instance durable and files it in its series.
 func (k *spoolSink) Close(transferErr error) (uint16, error) {
 	s := k.s
+	defer k.arrived()
 	if transferErr != nil {
 		k.discard()
 		s.metric(func(m *Metrics) { m.Received.WithLabelValues("failed").Inc() })
