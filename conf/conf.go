@@ -121,6 +121,10 @@ type NATSConfig struct {
 	// client certificates required, signed by it); for a client ca (the
 	// server's CA; empty: the system's) and optionally cert and key.
 	TLS NATSTLS `yaml:"tls"`
+	// PinnedServerCert (not in the file): serve's worker processes trust
+	// exactly the certificate of serve's own TLS listener, this file,
+	// whatever its issuer and names (jobs.isolation: process).
+	PinnedServerCert string `yaml:"-"`
 }
 
 // NATSTLS is TLS on the job queue's connections (RFC 8446; NATS upgrades
@@ -224,7 +228,8 @@ type JobsConfig struct {
 	// Isolation: "process" (serve runs its workers as child processes,
 	// `tweedie worker`, supervised and restarted: a crash in a
 	// reconstructor cannot take the DICOM listener down, and the job that
-	// killed its worker is quarantined at once) or "in-process".
+	// killed its worker is quarantined at once; the default) or
+	// "in-process".
 	Isolation string `yaml:"isolation"`
 	// Timeout ends a job that runs longer (the runner's context, then
 	// the child process); 0: no limit.
@@ -615,6 +620,8 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 		bad("jobs.ack_wait", "must be at least 1s")
 	}
 	switch c.Jobs.Isolation {
+	case "":
+		c.Jobs.Isolation = "process" // the default: reconstructions out of the listener's process
 	case "process", "in-process":
 	default:
 		bad("jobs.isolation", "%q is not process or in-process", c.Jobs.Isolation)

@@ -34,6 +34,19 @@ func TestDefaultsAndErrorsAtOnce(t *testing.T) {
 	if d := c.EffectiveDestinations(); len(d) != 1 || d[0].Type != "folder" || d[0].Name != DefaultDestination {
 		t.Errorf("default destinations %+v", d)
 	}
+	// Reconstructions run out of the DICOM listener's process by default
+	// (issue 14), in a file that does not say and in one that leaves it empty.
+	if c.Jobs.Isolation != "process" {
+		t.Errorf("default jobs.isolation %q, want process", c.Jobs.Isolation)
+	}
+	for _, y := range []string{"jobs:\n  workers: 2\n", "jobs:\n  isolation: \"\"\n"} {
+		f, err := Parse([]byte(y), "x.yaml")
+		if err != nil {
+			t.Errorf("%q: %v", y, err)
+		} else if f.Jobs.Isolation != "process" {
+			t.Errorf("%q: jobs.isolation %q, want process", y, f.Jobs.Isolation)
+		}
+	}
 	_, err := Parse([]byte("series:\n  timeout: soon\n  after_processed: maybe\nspool:\n  min_free: much\ndestinations:\n  - {name: a, type: dicom}\n  - {name: a, type: folder}\ncolour: blue\n"), "x.yaml")
 	if err == nil {
 		t.Fatal("accepted")

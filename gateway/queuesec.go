@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -149,6 +150,13 @@ func clientOptions(c conf.NATSConfig, inProcess bool) ([]nats.Option, error) {
 	if inProcess {
 		return opts, nil
 	}
+	if c.PinnedServerCert != "" {
+		tc, err := pinnedTLS(c)
+		if err != nil {
+			return nil, err
+		}
+		return append(opts, nats.Secure(tc)), nil
+	}
 	if c.TLS.CA != "" {
 		pool, err := certPool(c.TLS.CA)
 		if err != nil {
@@ -167,6 +175,33 @@ func clientOptions(c conf.NATSConfig, inProcess bool) ([]nats.Option, error) {
 		opts = append(opts, nats.ClientCert(c.TLS.Cert, c.TLS.Key))
 	}
 	return opts, nil
+}
+
+// pinnedTLS is the TLS of serve's worker processes towards serve's own
+// listener: the server must present exactly the certificate in
+// c.PinnedServerCert (serve's nats.tls.cert; its issuer and names do not
+// matter, the children reach it on loopback or the listen address); with
+// nats.tls.ca (mutual TLS) they present serve's certificate and key, which
+// must then be issued by that CA for client authentication.
+func pinnedTLS(c conf.NATSConfig) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(c.PinnedServerCert, c.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("nats.tls: %w", err)
+	}
+	want := pair.Certificate[0]
+	tc := &tls.Config{MinVersion: tls.VersionTLS12,
+		// Verification is the pin below: exactly serve's certificate.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
+				return errors.New("the queue presented a certificate other than serve's own nats.tls.cert")
+			}
+			return nil
+		}}
+	if c.TLS.CA != "" {
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
 }
 
 func certPool(path string) (*x509.CertPool, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -265,6 +266,11 @@ routing:
 	}
 	// The series completes at its declared instance count, not the 1 min timeout.
 	waitUntil(t, 45*time.Second, "2 reconstructed images in Orthanc", func() bool { return orthancInstances(t, o) >= 2 })
+	// On the defaults (jobs.isolation: process) the reconstruction ran in
+	// a worker process of serve, whose log lines serve forwards naming it.
+	if l := logs.String(); !strings.Contains(l, "worker process started") || !regexp.MustCompile(`job started[^\n]*process=worker-0`).MatchString(l) {
+		t.Errorf("the job did not run in a worker process named in serve's log")
+	}
 	var ids []string
 	o.Get(t, "/instances", &ids)
 	for _, id := range ids {

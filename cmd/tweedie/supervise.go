@@ -89,11 +89,14 @@ type supervisor struct {
 // loopback with a token, unless nats.url or nats.listen is set) and the
 // supervisor that will run the children.
 func prepareChildren(cfg *conf.Config, cfgPath string, log zerolog.Logger) (*supervisor, error) {
+	if cfg.Jobs.Workers == 0 {
+		return nil, nil // only remote `tweedie worker`s take the jobs
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("jobs.isolation process: %w", err)
 	}
-	s := &supervisor{exe: exe, cfgPath: cfgPath, state: cfg.Node.StateDir, n: max(cfg.Jobs.Workers, 1),
+	s := &supervisor{exe: exe, cfgPath: cfgPath, state: cfg.Node.StateDir, n: cfg.Jobs.Workers,
 		timeout: time.Duration(cfg.Jobs.Timeout), log: log, out: os.Stderr}
 	cfg.Jobs.Workers = 0
 	if cfg.NATS.URL == "" && cfg.NATS.Listen == "" {
@@ -116,9 +119,10 @@ func prepareChildren(cfg *conf.Config, cfgPath string, log zerolog.Logger) (*sup
 			return nil, err
 		}
 		cfg.NATS.Listen, cfg.NATS.TokenFile = "127.0.0.1:0", s.token
-	} else if cfg.NATS.Listen != "" && cfg.NATS.TLS.Cert != "" {
-		return nil, fmt.Errorf("jobs.isolation process with a TLS nats.listen: not supported yet; run the workers as `tweedie worker` units, or use nats.url")
 	}
+	// With a TLS nats.listen the children pin serve's own certificate
+	// (runChildWorker): they reach it by the listen address, which its
+	// names need not cover, and its CA need not be the system's.
 	return s, nil
 }
 

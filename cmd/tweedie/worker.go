@@ -73,6 +73,10 @@ func runChildWorker(cfgPath, state, name, natsURL, tokenFile string) int {
 		fmt.Fprintln(os.Stderr, "tweedie worker: --child needs --nats-url")
 		return 2
 	}
+	if cfg.NATS.Listen != "" && cfg.NATS.TLS.Cert != "" {
+		// serve's TLS listener: trust exactly its certificate.
+		cfg.NATS.PinnedServerCert = cfg.NATS.TLS.Cert
+	}
 	cfg.NATS.URL, cfg.NATS.Listen = natsURL, ""
 	if tokenFile != "" {
 		cfg.NATS.User, cfg.NATS.PasswordFile, cfg.NATS.NKeySeedFile, cfg.NATS.Credentials = "", "", "", ""
