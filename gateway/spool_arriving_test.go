@@ -99,7 +99,9 @@ func TestSeriesHeldWhileInstanceArrives(t *testing.T) {
 	if l := tn.log.String(); strings.Contains(l, "series complete") {
 		t.Fatalf("the series completed while an instance of it was in transfer:\n%s", tail(l, 3000))
 	}
-	waitFor(t, time.Minute, "the series completed", func() bool { return strings.Contains(tn.log.String(), series+"-g1") && strings.Contains(tn.log.String(), "series complete") })
+	waitFor(t, time.Minute, "the series completed", func() bool {
+		return strings.Contains(tn.log.String(), series+"-g1") && strings.Contains(tn.log.String(), "series complete")
+	})
 	time.Sleep(2 * time.Duration(c.Series.Timeout))
 	if l := tn.log.String(); strings.Contains(l, series+"-g2") {
 		t.Errorf("the slow instance opened a second generation:\n%s", tail(l, 3000))
