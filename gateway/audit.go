@@ -53,18 +53,80 @@ const (
 )
 
 // OpenAudit opens the audit stream: path "-" is standard output, anything
-// else a file opened for appending (created 0640).
+// else a file opened for appending (created 0640), each event made
+// durable (fsync) before Send returns, reopened by Reopen.
 func OpenAudit(path string, includePatient bool) (*Audit, error) {
 	var w io.Writer = os.Stdout
 	var c io.Closer
 	if path != "-" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
+		af := &auditFile{path: path}
+		if err := af.reopen(); err != nil {
 			return nil, err
 		}
-		w, c = f, f
+		w, c = af, af
 	}
 	return &Audit{log: zerolog.New(w).With().Timestamp().Logger(), IncludePatient: includePatient, closer: c}, nil
+}
+
+// auditFile is the audit log's file. Every event is fsynced as it is
+// written: audit events come per association, series, job and refusal
+// (the refusals rate-limited), not per instance, so a few a second at
+// most, and an event the crash of the node or the host would lose is the
+// one an investigation needs (PS3.15 A.5: the record of an access must
+// survive it). Reopen follows logrotate: after a rename (create) the
+// file is created again at path; after copytruncate, appending writes go
+// on at the truncated file's end.
+type auditFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+// syncAudit makes an audit event durable (a variable so that a test can
+// count the calls; it still syncs).
+var syncAudit = (*os.File).Sync
+
+func (a *auditFile) reopen() error {
+	f, err := os.OpenFile(a.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old := a.f
+	a.f = f
+	a.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (a *auditFile) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, err := a.f.Write(p)
+	if err == nil {
+		err = syncAudit(a.f)
+	}
+	return n, err
+}
+
+func (a *auditFile) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.f.Close()
+}
+
+// Reopen opens the audit file again at its path (SIGHUP, after logrotate
+// moved it away); standard output and test writers are left as they are.
+func (a *Audit) Reopen() error {
+	if a == nil {
+		return nil
+	}
+	if af, ok := a.closer.(*auditFile); ok {
+		return af.reopen()
+	}
+	return nil
 }
 
 // NewAudit writes the audit stream to w (tests).

@@ -109,6 +109,7 @@ func cmdServe(args []string) int {
 			if sup != nil {
 				sup.start(n, cfg)
 				stopBeforeShutdown = append(stopBeforeShutdown, sup.shutdown)
+				onHangup = append(onHangup, sup.hangup)
 			}
 			printSummary(os.Stderr, log, cfg, *cfgPath, n)
 		})
@@ -121,6 +122,9 @@ func withExtra(r map[string]gateway.Runner) map[string]gateway.Runner {
 	}
 	return r
 }
+
+// onHangup runs on SIGHUP (serve passes it on to its worker processes).
+var onHangup []func()
 
 // stopBeforeShutdown runs before the node shuts down (serve's worker
 // processes give their jobs back first).
@@ -139,6 +143,11 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options, started ..
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP (logrotate's postrotate, systemctl reload): the audit log is
+	// opened again at its path, by serve and by its worker processes.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := n.Start(context.Background()); err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		shutdown(n, log)
@@ -173,6 +182,16 @@ func runNode(cfg *conf.Config, log zerolog.Logger, o gateway.Options, started ..
 	}
 	for {
 		select {
+		case <-hup:
+			if err := n.Audit().Reopen(); err != nil {
+				log.Error().Err(err).Msg("SIGHUP: cannot reopen the audit log")
+			} else {
+				log.Info().Msg("SIGHUP: audit log reopened")
+			}
+			for _, f := range onHangup {
+				f()
+			}
+			continue
 		case <-watchdog:
 			// Only a node that can take work pets the watchdog.
 			if err := n.Healthy(); err == nil {

@@ -82,6 +82,19 @@ type supervisor struct {
 	url  string
 	wg   sync.WaitGroup
 	stop context.CancelFunc
+
+	mu    sync.Mutex
+	procs map[string]*os.Process // the running children, by name
+}
+
+// hangup passes SIGHUP on to the running children (they reopen the
+// audit log too).
+func (s *supervisor) hangup() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		_ = p.Signal(syscall.SIGHUP)
+	}
 }
 
 // prepareChildren turns a configuration with jobs.isolation: process into
@@ -220,6 +233,13 @@ func (s *supervisor) runChild(ctx context.Context, name string) (string, error) 
 	}
 	evw.Close()
 	logw.Close()
+	s.mu.Lock()
+	if s.procs == nil {
+		s.procs = map[string]*os.Process{}
+	}
+	s.procs[name] = cmd.Process
+	s.mu.Unlock()
+	defer func() { s.mu.Lock(); delete(s.procs, name); s.mu.Unlock() }()
 	s.log.Info().Str("worker", name).Int("pid", cmd.Process.Pid).Msg("worker process started")
 
 	var mu sync.Mutex
