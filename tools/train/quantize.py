@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from unet import UNet, vp_alphas_cumprod  # noqa: E402
 from data import DATA, smooth_field  # noqa: E402
-from export import MR_DATA, MR_LICENCE, write_card  # noqa: E402
+from export import MR_DATA, MR_LICENCE, sha256, write_card  # noqa: E402
 
 CALIB_FILES = ["mri/colin27_t1_axial_256.npy", "mri/vsseg_t1c_256.npy"]  # training files only
 
@@ -234,6 +234,7 @@ def main():
     ap.add_argument("--percentile", type=float, default=100.0, help="activation range: 100 = min/max")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ranges", help="activation ranges from an earlier run (OUT/ranges.json) instead of calibrating")
+    ap.add_argument("--default", action="store_true", help="mark the card default (to replace the shipped model)")
     ap.add_argument("--check-in", help="[N, 2, H, W] float32 .npy: write OUT/torch_eps.npy")
     ap.add_argument("--check-t", type=float, default=300.0)
     a = ap.parse_args()
@@ -256,14 +257,18 @@ def main():
     qm, n_q = quantise_graph(a.model, ranges, skip)
     path = os.path.join(a.out, a.name + ".onnx")
     onnx.save(qm, path)
-    nparam = sum(p.numel() for p in net.parameters())
-    desc = (f"INT8 (static QDQ: per-channel symmetric int8 weights, per-tensor uint8 activations) version of "
-            f"tweedie_mr_unet, {nparam / 1e6:.2f} M parameters, {n_q} of 36 convolutions quantised "
-            f"(float: {', '.join(sorted(skip)) or 'none'}), activation ranges "
+    card = os.path.splitext(a.model)[0] + ".yaml"
+    orig = ""
+    for ln in open(card):
+        if ln.startswith("description: "):
+            orig = json.loads(ln[len("description: "):]).split(" (sha256 of ")[0]
+    desc = (f"INT8 (static QDQ: per-channel symmetric int8 weights, per-tensor uint8 activations, int32 biases; "
+            f"{n_q} of 36 convolutions, float: {', '.join(sorted(skip)) or 'none'}; activation ranges "
             f"{'min/max' if a.percentile >= 100 else f'{a.percentile}th percentile'} over {a.calib} training slices "
-            f"at random VP noise levels, by tools/train/quantize.py")
+            f"at random VP noise levels; tools/train/quantize.py) of the float model {os.path.basename(a.model)} "
+            f"(sha256 {sha256(a.model)}): {orig}")
     d = write_card(a.out, a.name, "MR", 2, 2, desc, MR_DATA, MR_LICENCE,
-                   {"method": "percentile", "percentile": 99, "value": 1}, False)
+                   {"method": "percentile", "percentile": 99, "value": 1}, a.default)
     print(f"{path}: {n_q} Conv quantised, {os.path.getsize(path) / 1e6:.2f} MB, sha256 {d}")
 
 
