@@ -273,12 +273,31 @@ func (s *Spool) replayJournal() error {
 	}
 	series := map[string]bool{}
 	keep := map[*segment]bool{} // segments with a record that could not be written
+	// A series has one folder: a record goes into the series' folder
+	// where there is one, whatever study its name says (a journal of an
+	// older version named each instance's own study, and a series whose
+	// instances claim different studies was filed under the first one's).
+	folders := map[string]string{}
+	if studies, err := os.ReadDir(s.spoolDir); err == nil {
+		for _, st := range studies {
+			sers, _ := os.ReadDir(filepath.Join(s.spoolDir, st.Name()))
+			for _, se := range sers {
+				if _, ok := folders[se.Name()]; !ok && se.IsDir() {
+					folders[se.Name()] = filepath.Join(s.spoolDir, st.Name(), se.Name())
+				}
+			}
+		}
+	}
 	for i := range recs {
 		r := &recs[i]
 		if r.gen <= s.processed[r.series] || keep[r.seg] {
 			continue
 		}
-		dir := filepath.Join(s.spoolDir, r.study, r.series)
+		dir := folders[r.series]
+		if dir == "" {
+			dir = filepath.Join(s.spoolDir, r.study, r.series)
+			folders[r.series] = dir
+		}
 		err := mkdirDurable(dir)
 		if err == nil {
 			err = writeFrom(io.NewSectionReader(r.seg.f, r.off, r.contentLen), s.tmpDir, filepath.Join(dir, r.sop+".dcm"), true)

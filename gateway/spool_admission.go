@@ -88,7 +88,11 @@ func (s *Spool) admit(k *spoolSink, req *dimse.StoreRequest, h *Header) (uint16,
 		// One flush of the record makes the instance durable; the spool
 		// file is written afterwards by writeOut.
 		k.jw = nil
-		if cerr := jw.commit(h.StudyUID, h.SeriesUID, sop, gen); cerr == nil {
+		// The record names the folder the instance is filed in: the
+		// series' folder, under the study of the series' first instance
+		// (an instance claiming another study goes in the same folder),
+		// so that a replay writes it where this path did.
+		if cerr := jw.commit(filepath.Base(filepath.Dir(dir)), h.SeriesUID, sop, gen); cerr == nil {
 			out = pendingWrite{seg: jw.seg, content: jw.content(), path: final}
 		} else {
 			err = k.openFile(jw) // the segment is retired; go the classic way
