@@ -64,11 +64,43 @@ func decide(d rules.Decision, b Batch, names []string, now time.Time) routePlan 
 // route decides what a completed series is and does it: audit, then queue
 // its jobs, keep it unrouted, or delete it. A batch routed before
 // (jobs.json present) only waits for its jobs' outcomes.
-func (n *Node) route(b Batch) {
+func (n *Node) route(b Batch) { n.routeAttempt(b, 0) }
+
+// Routing that failed (the queue unreachable or refusing, the batch
+// folder unreadable) is tried again with backoff — 1 s doubling to
+// routeBackoffMax — not only at the next start.
+var routeBackoff0, routeBackoffMax = time.Second, 5 * time.Minute
+
+// retryRoute schedules attempt k+1 of routing b, unless the node stops.
+func (n *Node) retryRoute(b Batch, k int, log zerolog.Logger) {
+	wait := routeBackoff0
+	for i := 0; i < k && wait < routeBackoffMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, routeBackoffMax)
+	if n.ctx.Err() != nil {
+		return // stopping: the next start routes it
+	}
+	log.Warn().Int("attempt", k+1).Dur("retry_in", wait).Msg("routing failed; will retry")
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		select {
+		case <-n.ctx.Done():
+		case <-time.After(wait):
+			if _, err := os.Stat(b.Dir); err == nil {
+				n.routeAttempt(b, k+1)
+			}
+		}
+	}()
+}
+
+func (n *Node) routeAttempt(b Batch, k int) {
 	log := n.log.With().Str("batch", b.ID).Logger()
 	files, err := BatchFiles(b.Dir)
 	if err != nil {
 		log.Error().Err(err).Msg("batch folder unreadable")
+		n.retryRoute(b, k, log)
 		return
 	}
 	names := make([]string, len(files))
@@ -105,7 +137,9 @@ func (n *Node) route(b Batch) {
 	log.Info().Strs("rules", p.matched).Strs("actions", p.actions).Bool("fallback", d.Fallback).Int("instances", len(files)).Msg("series routed")
 	switch {
 	case len(p.jobs) > 0:
-		n.publish(b, p.jobs, files, names, log)
+		if !n.publish(b, p.jobs, files, names, log) {
+			n.retryRoute(b, k, log)
+		}
 	case p.keep && n.cfg.Series.UnroutedRetention > 0:
 		n.keepUnrouted(b, p, files, log)
 	default:
@@ -125,22 +159,22 @@ func (n *Node) discardBatch(b Batch, p routePlan, count int, log zerolog.Logger)
 }
 
 // publish uploads a batch's inputs (for remote workers), queues its jobs
-// and records them in jobs.json; on failure the batch is routed again at
-// the next start.
-func (n *Node) publish(b Batch, jobs []Job, files, names []string, log zerolog.Logger) {
+// and records them in jobs.json; false when that failed (the batch is
+// routed again: publishing again is a no-op within the dedup window).
+func (n *Node) publish(b Batch, jobs []Job, files, names []string, log zerolog.Logger) bool {
 	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Minute)
 	defer cancel()
 	if n.queue.Shared {
 		if err := n.queue.UploadInputs(ctx, b.ID, files); err != nil {
-			log.Error().Err(err).Msg("uploading inputs; the batch is routed again at the next start")
-			return
+			log.Error().Err(err).Msg("uploading inputs")
+			return false
 		}
 	}
 	var ids []string
 	for _, j := range jobs {
 		if err := n.queue.Publish(ctx, j); err != nil {
-			log.Error().Err(err).Msg("queueing; the batch is routed again at the next start")
-			return
+			log.Error().Err(err).Msg("queueing")
+			return false
 		}
 		ids = append(ids, j.ID)
 	}
@@ -148,4 +182,5 @@ func (n *Node) publish(b Batch, jobs []Job, files, names []string, log zerolog.L
 		log.Error().Err(err).Msg("recording the queued jobs")
 	}
 	n.track(b.ID, ids, names)
+	return true
 }
