@@ -109,30 +109,7 @@ routing:
       actions: [{reconstruct: {reconstructor: cg-sense, params: {lambda: "0.01"}, destinations: [folder]}}]
   fallback: [{discard: {}}]
 `, state)
-	runners := Runners(nil)
-	cfg, err := conf.Parse([]byte(cfgText), "test.yaml", gateway.ConfigCheck(runners))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncWriter{b: &strings.Builder{}}
-	n, err := gateway.New(gateway.Options{Config: cfg, Log: zerolog.New(logs), Runners: runners, Name: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	addr := n.Addr().String()
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	args := append([]string{"-aec", cfg.Node.AETitle, "127.0.0.1", port}, files...)
-	if out, err := exec.Command("storescu", args...).CombinedOutput(); err != nil {
-		t.Fatalf("storescu: %v\n%s", err, out)
-	}
+	logs := startAndSend(t, cfgText, Runners(nil), files)
 	outgoing := filepath.Join(state, "outgoing")
 	deadline := time.Now().Add(90 * time.Second)
 	var got []string
@@ -172,6 +149,37 @@ routing:
 			t.Errorf("quarantined jobs: %v", q)
 		}
 	}
+}
+
+// startAndSend starts an in-process gateway node on cfgText with the
+// runners and sends the files to it with DCMTK's storescu; it returns the
+// node's log.
+func startAndSend(t *testing.T, cfgText string, runners map[string]gateway.Runner, files []string) *syncWriter {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(cfgText), "test.yaml", gateway.ConfigCheck(runners))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncWriter{b: &strings.Builder{}}
+	n, err := gateway.New(gateway.Options{Config: cfg, Log: zerolog.New(logs), Runners: runners, Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	})
+	addr := n.Addr().String()
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	args := append([]string{"-aec", cfg.Node.AETitle, "127.0.0.1", port}, files...)
+	if out, err := exec.Command("storescu", args...).CombinedOutput(); err != nil {
+		t.Fatalf("storescu: %v\n%s", err, out)
+	}
+	return logs
 }
 
 // syncWriter serialises the node's log writes.

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +12,6 @@ import (
 	"github.com/suyashkumar/dicom"
 	"github.com/suyashkumar/dicom/pkg/tag"
 
-	"github.com/tweedie-recon/tweedie/conf"
-	"github.com/tweedie-recon/tweedie/gateway"
 	"github.com/tweedie-recon/tweedie/internal/peers"
 	"github.com/tweedie-recon/tweedie/internal/shareddata"
 	"github.com/tweedie-recon/tweedie/rawdata"
@@ -114,29 +111,7 @@ routing:
       actions: [{reconstruct: {reconstructor: dds, params: {seed: "1", nfe: "20"}, destinations: [folder]}}]
   fallback: [{discard: {}}]
 `, state)
-	runners := Runners(score)
-	cfg, err := conf.Parse([]byte(cfgText), "test.yaml", gateway.ConfigCheck(runners))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncWriter{b: &strings.Builder{}}
-	n, err := gateway.New(gateway.Options{Config: cfg, Log: zerolog.New(logs), Runners: runners, Name: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = n.Shutdown(ctx)
-	})
-	addr := n.Addr().String()
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	if out, err := exec.Command("storescu", "-aec", cfg.Node.AETitle, "127.0.0.1", port, path).CombinedOutput(); err != nil {
-		t.Fatalf("storescu: %v\n%s", err, out)
-	}
+	logs := startAndSend(t, cfgText, Runners(score), []string{path})
 	var got []string
 	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline) && len(got) == 0; {
 		got, _ = filepath.Glob(filepath.Join(state, "outgoing", "*", "*.dcm"))
