@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Static INT8 quantisation of the MR score UNet in QDQ form (issue 17, item 2).
 
-    /usr/bin/python3 tools/train/quantize.py --model models/tweedie_mr_unet.onnx --out DIR [--name tweedie_mr_unet_int8]
+    /usr/bin/python3 tools/train/quantize.py --model FLOAT/tweedie_mr_unet.onnx --out DIR [--name tweedie_mr_unet_int8]
         [--skip inp,out] [--calib 48] [--percentile 99.99] [--check-in FILE.npy]
 
 The training checkpoint is not needed: the float ONNX model's initializers are
@@ -225,7 +225,8 @@ def attrs(node):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=os.path.join(HERE, "..", "..", "models", "tweedie_mr_unet.onnx"))
+    ap.add_argument("--model", required=True, help="the FLOAT model (the shipped one is already INT8: "
+                    "git show 6f61232:models/tweedie_mr_unet.onnx > FLOAT/tweedie_mr_unet.onnx, its card beside it)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="tweedie_mr_unet_int8")
     ap.add_argument("--skip", default="inp,out", help="Conv modules kept in float ('' for none)")
