@@ -3,7 +3,11 @@
 from its ONNX file, when its training checkpoint is gone: fp16 weights as the EMA, the step count and
 minutes from its card, so that training continues from the shipped prior on any machine.
 
-    /usr/bin/python3 tools/train/state_from_onnx.py models/tweedie_mr_unet.onnx --steps 7036 --minutes 150
+    git show 6f61232:models/tweedie_mr_unet.onnx > /tmp/mr_float.onnx
+    /usr/bin/python3 tools/train/state_from_onnx.py /tmp/mr_float.onnx --steps 7036 --minutes 150
+
+The input must be a float model (tools/train/export.py's graph): the shipped MR model is its INT8
+form since 6912cb0, and tools/train/state/mr.pt was made from the float one of 6f61232.
 """
 import argparse
 import os
