@@ -26,13 +26,14 @@ note() { printf '    %s\n' "$*" >&2; }
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-# apt_log is where apt-get's whole output goes (one file per run).
+# apt_log sets TWEEDIE_APT_LOG, where apt-get's whole output goes (one file
+# per run). It must run in the script's own shell, not in $(...): there the
+# variable would not survive and each apt-get would get a new file.
 apt_log() {
   if [ -z "${TWEEDIE_APT_LOG:-}" ]; then
     TWEEDIE_APT_LOG=$(mktemp -t tweedie-apt.XXXXXX.log)
     export TWEEDIE_APT_LOG
   fi
-  printf '%s' "$TWEEDIE_APT_LOG"
 }
 
 # apt_run ARGS...: runs `apt-get ARGS`, its whole output appended to the
@@ -41,7 +42,8 @@ apt_log() {
 # printed.
 apt_run() {
   local log n=0 line rc
-  log=$(apt_log)
+  apt_log
+  log=$TWEEDIE_APT_LOG
   note "apt-get $* (whole output: $log)"
   set +e
   $SUDO apt-get -y -o Dpkg::Use-Pty=0 "$@" 2>&1 | tee -a "$log" | while IFS= read -r line; do
