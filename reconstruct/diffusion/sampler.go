@@ -525,10 +525,13 @@ func (sm *sampler[T]) runDDS() error {
 	eta := sm.cfg.Eta
 	// x̂0 and ε̂ of every image, reused by every step.
 	x0, eps := sm.images(), sm.images()
-	t0, done := time.Now(), 0
+	// The pace is taken from the second step on: the first call of the
+	// network at a new batch size pays for ONNX Runtime's memory planning.
+	var t1 time.Time
+	done := 0
 	for k := nu; k >= 1; k-- {
-		if done > 0 && k > 1 && !sm.cfg.Deadline.IsZero() {
-			u, k = regrid(u, k, time.Since(t0)/time.Duration(done), time.Until(sm.cfg.Deadline))
+		if done > 1 && k > 1 && !sm.cfg.Deadline.IsZero() {
+			u, k = regrid(u, k, time.Since(t1)/time.Duration(done-1), time.Until(sm.cfg.Deadline))
 			nu = done + k
 		}
 		lv, nx := sm.sched.At(u[k]), sm.sched.At(u[k-1])
@@ -559,6 +562,9 @@ func (sm *sampler[T]) runDDS() error {
 			}
 		}
 		done++
+		if done == 1 {
+			t1 = time.Now()
+		}
 		sm.progress(nu-k+1, nu)
 	}
 	return nil
