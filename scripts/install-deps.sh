@@ -27,7 +27,12 @@ want=("${base[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
 mapfile -t missing < <(missing_pkgs "${want[@]}")
 if ((${#missing[@]})); then
-  step "Debian packages (${#missing[@]}: ${missing[*]})" "$why_base$([ "$mode" = test ] && echo "; $why_test")"
+  # The reasons of the packages that are missing, not of all of them.
+  mapfile -t missing_base < <(missing_pkgs "${base[@]}")
+  why=""
+  ((${#missing_base[@]})) && why="$why_base"
+  ((${#missing[@]} > ${#missing_base[@]})) && why="${why:+$why; }$why_test"
+  step "Debian packages (${#missing[@]}: ${missing[*]})" "$why"
   apt_update
   apt_run install --no-install-recommends "${missing[@]}"
   changed+=("Debian packages installed: ${missing[*]} (and what they depend on)")
@@ -75,7 +80,11 @@ gomod=$(GOTOOLCHAIN=local go env GOMODCACHE)
 need="go$(sed -n 's/^go //p' go.mod)"
 have=$(GOTOOLCHAIN=local go env GOVERSION)
 if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
-  step "Go toolchain $need (go.mod asks for it; this Go is $have)" "downloaded by go itself from proxy.golang.org into $gomod/golang.org/toolchain@*"
+  if compgen -G "$gomod/golang.org/toolchain@v0.0.1-$need.*" >/dev/null; then
+    step "Go toolchain $need (go.mod asks for it; this Go is $have): already in $gomod/golang.org"
+  else
+    step "Go toolchain $need (go.mod asks for it; this Go is $have)" "downloaded by go itself from proxy.golang.org into $gomod/golang.org/toolchain@*"
+  fi
   changed+=("Go toolchain $need in $gomod/golang.org (part of the module cache)")
 fi
 go version >&2
