@@ -49,7 +49,7 @@ var frontier = map[string][]preset{
 // given (nfe, samples, t0, antithetic, init): at most 5× BART's ecalib +
 // pics -l1 on a 256² 8-coil slice on a 2-core CPU server
 // (docs/benchmarks.md).
-const DefaultBudget = 8 * time.Second
+const DefaultBudget = 12 * time.Second
 
 // budgetInit is the initial estimate the frontier's CCDF starts from.
 var budgetInit = map[string]string{"MR": "l1-wavelet", "CT": "admm-tv"}
