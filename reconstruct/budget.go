@@ -46,9 +46,9 @@ var frontier = map[string][]preset{
 }
 
 // DefaultBudget is the budget per slice of dds when no sampler setting is
-// given (nfe, samples, t0, antithetic, init): at most 5× BART's ecalib +
-// pics -l1 on a 256² 8-coil slice on a 2-core CPU server
-// (docs/benchmarks.md).
+// given (nfe, samples, t0, antithetic, init): measured 1.9–2.2× BART's
+// ecalib + pics -l1 (one thread) on 256² 8-coil slices on a 2-core CPU
+// server, under the 5× of issue 17 (docs/benchmarks.md).
 const DefaultBudget = 12 * time.Second
 
 // budgetInit is the initial estimate the frontier's CCDF starts from.
