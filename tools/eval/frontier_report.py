@@ -40,8 +40,12 @@ def main():
     print("|---|---|---|---|---|---|")
     for c, cfg, psnr, ssim, secs, nfe in sorted(rows, key=lambda r: (r[0], evals(r[1], r[5]), r[1])):
         print(f"| {c} | {cfg} | {evals(cfg, nfe)} | {float(psnr):.2f} | {float(ssim):.3f} | {float(secs):.1f} |")
-    fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 4.2), squeeze=False)
-    for ax, case in zip(axes[0], cases):
+    ncol = (len(cases) + 1) // 2 if len(cases) > 3 else len(cases)
+    nrow = (len(cases) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.5 * ncol, 4.5 * nrow), squeeze=False)
+    for ax in axes.flat[len(cases):]:
+        ax.axis("off")
+    for ax, case in zip(axes.flat, cases):
         fam = defaultdict(list)
         for c, cfg, psnr, ssim, secs, nfe in [r for r in rows if r[0] == case]:
             ev = evals(cfg, nfe)
