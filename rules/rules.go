@@ -62,9 +62,9 @@ type Action struct {
 	// for a while instead of deleting it at once: the gateway moves it to
 	// STATE/unrouted and removes it after series.unrouted_retention, with an
 	// audit event each time. It is the embedded default's fallback.
-	Keep bool
-	Rule          string            // the rule that chose it; "" for the fallback
-	Line, Column  int               // where the action is written
+	Keep         bool
+	Rule         string // the rule that chose it; "" for the fallback
+	Line, Column int    // where the action is written
 
 	reconstructorAt pos
 	destinationsAt  []pos
