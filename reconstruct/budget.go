@@ -142,7 +142,6 @@ func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, moda
 	if !q.etaGiven {
 		q.eta = choice.eta
 	}
-	q.init = budgetInit[modality]
 	log.Info().Str("budget_per_slice", q.budget.String()).Dur("spent", spent.Round(time.Millisecond)).
 		Dur("network_per_image", perImage.Round(time.Microsecond)).Dur("data_consistency_per_image", dc.Round(time.Microsecond)).
 		Int("nfe", q.nfe).Float64("t0", q.t0).Int("samples", q.samples).Float64("eta", q.eta).Int("evaluations_per_slice", choice.evals()).
