@@ -2,6 +2,10 @@
 """Export a trained checkpoint (EMA weights) to ONNX with its model card.
 
     /usr/bin/python3 tools/train/export.py --ckpt tools/train/runs/mr/ckpt.pt --name tweedie_mr_unet --out models
+    /usr/bin/python3 tools/train/export.py --ckpt tools/train/state/ct.pt --name tweedie_ct_unet --out models
+
+--ckpt takes a full checkpoint (train.py's RUN/ckpt.pt) or a compact state
+(tools/train/state/MOD.pt: fp16 EMA weights, also what train_gpu.py writes).
 
 Writes OUT/NAME.onnx (opset 17; inputs x [N, C, H, W] float32 and t [N]
 float32 in [0, 999]; output eps [N, C, H, W]; batch, height and width
@@ -90,6 +94,26 @@ CT_DATA = ("Cranium head CT (one patient, 104 axial slices, 0.957 mm pixels, 1.5
 CT_LICENCE = ("GPL-2.0 (trained on GPL-2 data: the weights may be a derivative work of the Cranium data set, so they "
               "are distributed under the GPL-2 terms to be safe; see models/README.md)")
 
+# Priors v2 (issue 12): the training files of tools/train/data.py, none copyleft
+# (../shared/data/licenses/NOTICES-v2.md).
+CT_DATA_V2 = ("Body and head CT of five subjects, none copyleft: chest CT of two patients (TCIA Lung-PET-CT-Dx "
+              "A0001/A0002, CC BY 4.0), abdomen and abdomen-pelvis CT of two (TotalSegmentator test files, "
+              "Apache-2.0 / CC BY 4.0), a head CT (dcm_qa_ct GE head, BSD-2-Clause); HU mapped to "
+              "x = (HU + 1000)/2000; random 64-160 px crops after resampling to 0.9-2.0 mm pixels, left-right "
+              "flips, rotations of +-10 degrees, gain jitter 0.95-1.05 about water (tools/train/data.py). Not "
+              "trained on: the COVID-19-NY-SBU body slices and the NEMA CT1 chest slice used for validation.")
+CT_LICENCE_V2 = ("Apache-2.0, with attribution of the training data (CC BY 4.0: TCIA Lung-PET-CT-Dx, "
+                 "TotalSegmentator; BSD-2-Clause: dcm_qa_ct); see models/README.md and NOTICE")
+MR_DATA_V2 = ("Colin27 T1 (Debian mricron-data, BSD-3-Clause) alone for the first 7036 steps, then Colin27, "
+              "TCIA Vestibular-Schwannoma-SEG T1 post-contrast (VS-SEG-001; BSD-2-Clause redistribution, CC BY "
+              "4.0) and Seg3DData cardiac MR (MIT); each slice scaled so that its 99th percentile of |u| is 1, "
+              "gamma 0.8-1.25, scale 0.8-1.2, a smooth random phase (real, imaginary); random 64-160 px crops "
+              "after resampling to 0.75-2.0 mm pixels, left-right flips, rotations of +-10 degrees "
+              "(tools/train/data.py). Not trained on: the ITK T1 head and the pyradiomics brain-tumour MR used "
+              "for validation.")
+MR_LICENCE_V2 = ("Apache-2.0, with attribution of the training data (BSD-3-Clause: Colin27; CC BY 4.0: TCIA "
+                 "VS-SEG; MIT: Seg3DData); see models/README.md and NOTICE")
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -103,22 +127,44 @@ def main():
     modality = s["modality"]
     ch = 2 if modality == "mr" else 1
     net = UNet(channels=ch, base=s.get("base", 32), nres=s.get("nres", 1))
-    net.load_state_dict(s["model"] if a.raw else s["ema"])
+    if "ema16" in s:  # compact state: EMA weights only, stored in fp16
+        if a.raw:
+            sys.exit(f"{a.ckpt}: a compact state holds only the EMA weights")
+        net.load_state_dict({k: v.float() for k, v in s["ema16"].items()})
+    else:
+        net.load_state_dict(s["model"] if a.raw else s["ema"])
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, a.name + ".onnx")
     export_onnx(net, ch, path)
-    loss = s["losses"][-1][2] if s.get("losses") else float("nan")
+    if s.get("losses"):
+        loss = f"final loss {s['losses'][-1][2]:.4f}"
+    else:
+        v = [r for r in s.get("curve", []) if "val_mean" in r]
+        loss = f"held-out eps-MSE {v[-1]['val_mean']:.4f}" if v else "loss not recorded"
+    gpu = s.get("gpu_seconds", 0.0)
+    where = f"for {s['elapsed'] / 60:.0f} minutes on the CPU"
+    if gpu:
+        cpu_min = (s["elapsed"] - gpu) / 60
+        where = (f"{cpu_min:.0f} minutes on the CPU and {gpu / 60:.1f} minutes on one {s.get('gpu_device', 'GPU')} "
+                 f"({s.get('gpu_steps', 0)} steps of {s.get('gpu_batch_pixels', 0) / 1e6:.2f} M pixels; "
+                 f"tools/train/train_gpu.py)")
     desc = (f"{s['parameters'] / 1e6:.2f} M-parameter UNet (base {s.get('base', 32)}, multipliers 1/2/4, "
             f"{s.get('nres', 1)} res block(s) down and {s.get('nres', 1) + 1} up per level, GroupNorm, SiLU, sinusoidal "
             f"time embedding, no attention), VP eps-prediction, trained by denoising score matching with "
-            f"tools/train/train.py for {s['elapsed'] / 60:.0f} minutes ({s['step']} steps, final loss {loss:.4f}, "
-            f"{'EMA' if not a.raw else 'raw'} weights) on the CPU; fully convolutional, any size divisible by 16")
+            f"tools/train/train.py, {s['step']} steps ({loss}, {'EMA' if not a.raw else 'raw'} weights), "
+            f"{where}; fully convolutional, "
+            f"any size divisible by 16")
+    v2 = "train_files" in s  # written by the v2 training (data.py's file lists)
     if modality == "mr":
-        d = write_card(a.out, a.name, "MR", 2, 2, desc, MR_DATA, MR_LICENCE,
+        d = write_card(a.out, a.name, "MR", 2, 2, desc, MR_DATA_V2 if v2 else MR_DATA,
+                       MR_LICENCE_V2 if v2 else MR_LICENCE,
                        {"method": "percentile", "percentile": 99, "value": 1}, not a.no_default)
     else:
         lo, hi = s.get("ct_window", [-1000.0, 1000.0])
-        d = write_card(a.out, a.name, "CT", 1, 1, desc, CT_DATA, CT_LICENCE,
+        if v2 and s.get("cranium", False):
+            sys.exit(f"{a.ckpt}: trained with the GPL-2 Cranium head; not exported as a shipped model")
+        d = write_card(a.out, a.name, "CT", 1, 1, desc, CT_DATA_V2 if v2 else CT_DATA,
+                       CT_LICENCE_V2 if v2 else CT_LICENCE,
                        {"method": "hu-window", "low": lo, "high": hi}, not a.no_default)
     print(f"{path}: {os.path.getsize(path) / 1e6:.1f} MB, sha256 {d}")
 

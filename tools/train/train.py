@@ -37,13 +37,24 @@ import data as D  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def save_compact(path, ema, step, elapsed, a, nparam, curve):
+# What a GPU run (train_gpu.py) recorded in the state; kept across CPU resumes so
+# the learning curve can tell CPU minutes from GPU minutes.
+GPU_KEYS = ("gpu_steps", "gpu_seconds", "gpu_device", "gpu_batch_pixels")
+
+
+def save_compact(path, ema, step, elapsed, a, nparam, curve, extra=None):
     tmp = path + ".tmp"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     torch.save({"ema16": {k: v.half() for k, v in ema.state_dict().items()}, "step": step, "elapsed": elapsed,
                 "modality": a.modality, "base": a.base, "nres": a.nres, "parameters": nparam,
-                "ct_window": [D.CT_LOW, D.CT_HIGH], "cranium": a.cranium, "curve": curve}, tmp)
+                "ct_window": [D.CT_LOW, D.CT_HIGH], "cranium": a.cranium, "curve": curve,
+                "train_files": train_files(a), **(extra or {})}, tmp)
     os.replace(tmp, path)
+
+
+def train_files(a):
+    spec = D.CT_TRAIN if a.modality == "ct" else D.MR_TRAIN
+    return [f for f, _, _ in spec] + ([D.CT_CRANIUM[0]] if a.modality == "ct" and a.cranium else [])
 
 
 def load_compact(path, dev):
@@ -85,7 +96,7 @@ def main():
         p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     nparam = sum(p.numel() for p in model.parameters())
-    step, elapsed, losses, curve = 0, 0.0, [], []
+    step, elapsed, losses, curve, extra = 0, 0.0, [], [], {}
     ck = os.path.join(a.run, "ckpt.pt")
     if os.path.exists(ck):
         s = torch.load(ck, map_location=dev)
@@ -93,6 +104,7 @@ def main():
         ema.load_state_dict(s["ema"])
         opt.load_state_dict(s["opt"])
         step, elapsed, losses, curve = s["step"], s["elapsed"], s.get("losses", []), s.get("curve", [])
+        extra = {k: s[k] for k in GPU_KEYS if k in s}
         print(f"resumed {ck}: step {step}, {elapsed / 60:.1f} min", flush=True)
     elif state and os.path.exists(state):
         s, w = load_compact(state, dev)
@@ -102,6 +114,7 @@ def main():
         model.load_state_dict(w)
         ema.load_state_dict(w)
         step, elapsed, curve = s["step"], s["elapsed"], s.get("curve", [])
+        extra = {k: s[k] for k in GPU_KEYS if k in s}
         print(f"warm restart from {state}: step {step}, {elapsed / 60:.1f} min (fresh optimiser)", flush=True)
     rng = np.random.default_rng(a.seed + step)
     torch.manual_seed(a.seed + step)
@@ -124,10 +137,10 @@ def main():
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                     "elapsed": elapsed, "losses": losses, "curve": curve, "args": vars(a), "parameters": nparam,
                     "modality": a.modality, "base": a.base, "nres": a.nres, "ct_window": [D.CT_LOW, D.CT_HIGH],
-                    "cranium": a.cranium}, tmp)
+                    "cranium": a.cranium, "train_files": train_files(a), **extra}, tmp)
         os.replace(tmp, ck)
         if state:
-            save_compact(state, ema, step, elapsed, a, nparam, curve)
+            save_compact(state, ema, step, elapsed, a, nparam, curve, extra)
 
     def validate():
         t0 = time.time()
