@@ -77,7 +77,10 @@ def prepare(work, case):
         run([T, "wrap", "mr", "--kspace", "k.npy", "--mask", "m.npy", "--orientation", orient, "--pixel-mm", str(px),
              "--slice-mm", "3", "--out", "raw.dcm"], cwd=d)
     else:
-        run([T, "simulate", "ct", "--images", "images.npy", "--views", str(acc), "--sinogram", "s.npy", "--ref", "ref.npy"], cwd=d)
+        # the line integrals must be taken at the pixel size the series declares (wrap's --pixel-mm):
+        # simulating at one size and reconstructing at another scales every attenuation value
+        run([T, "simulate", "ct", "--images", "images.npy", "--views", str(acc), "--pixel-mm", str(px),
+             "--sinogram", "s.npy", "--ref", "ref.npy"], cwd=d)
         run([T, "wrap", "ct", "--sinogram", "s.npy", "--angles", f"linspace:0:180:{acc}", "--geometry", "parallel",
              "--detector-mm", str(px), "--image-size", "256", "--pixel-mm", str(px), "--out", "raw.dcm"], cwd=d)
     return d
