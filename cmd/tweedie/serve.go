@@ -32,11 +32,16 @@ func loadConfig(path string) (*conf.Config, error) {
 	return conf.LoadChecked(path, gateway.ConfigCheck(withExtra(pipeline.Runners(nil))))
 }
 
+// onnxConfig is the configuration's onnx section.
+func onnxConfig(c *conf.Config) onnx.Config {
+	o := c.ONNX
+	return onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models}
+}
+
 // scoreRuntime is the diffusion reconstructors' runtime for the
 // configuration's onnx section, opened at the first diffusion job.
 func scoreRuntime(c *conf.Config) *reconstruct.ScoreRuntime {
-	o := c.ONNX
-	return reconstruct.NewScoreRuntime(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models})
+	return reconstruct.NewScoreRuntime(onnxConfig(c))
 }
 
 func serverTLS(t conf.TLSConfig) (*tls.Config, error) {
@@ -111,7 +116,7 @@ func cmdServe(args []string) int {
 				stopBeforeShutdown = append(stopBeforeShutdown, sup.shutdown)
 				onHangup = append(onHangup, sup.hangup)
 			}
-			printSummary(os.Stderr, log, cfg, *cfgPath, n)
+			gateway.PrintSummary(os.Stderr, log, cfg, *cfgPath, n, reconstruct.Summary(onnxConfig(cfg)))
 		})
 }
 

@@ -1,4 +1,4 @@
-package main
+package reconstruct
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tweedie-recon/tweedie/conf"
+	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
 )
 
 // TestSummaryWritesNoModels: the summary serve prints once its listener is
@@ -19,8 +20,8 @@ func TestSummaryWritesNoModels(t *testing.T) {
 	t.Setenv("HOME", tmp)
 	t.Setenv("TMPDIR", tmp)
 	t.Chdir(t.TempDir()) // no models folder
-	cfg := conf.Default()
-	lines := strings.Join(scoreLines(cfg), "\n")
+	o := conf.Default().ONNX
+	lines := strings.Join(Summary(onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models}), "\n")
 	if !strings.Contains(lines, "MR tweedie_mr_unet (shipped in the binary)") || !strings.Contains(lines, "CT tweedie_ct_unet (shipped in the binary)") {
 		t.Errorf("score models line:\n%s", lines)
 	}

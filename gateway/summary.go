@@ -1,40 +1,31 @@
-package main
+package gateway
 
 import (
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tweedie-recon/tweedie/conf"
-	shipped "github.com/tweedie-recon/tweedie/models"
-	"github.com/tweedie-recon/tweedie/reconstruct"
-	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
 )
 
-// nodeAddrs is what the summary needs of a started node (*gateway.Node).
-type nodeAddrs interface {
+// NodeAddrs is what the summary needs of a started node (*Node).
+type NodeAddrs interface {
 	Addr() net.Addr
 	HTTPAddr() net.Addr
 	NATSURL() string
 }
 
-// printSummary writes, at start, what the node will do with what it
-// receives, in words a PACS administrator can act on: where it listens and
-// as whom, whom it accepts, its HTTP endpoints, the state folder, the
-// routing in force, the destinations, the reconstructors with their score
-// models and device, and where the audit trail and the log go. In the
-// console format the lines go to w as they are; in the json format they
-// are one log record (field "summary"), so the stream stays JSON.
-func printSummary(w io.Writer, log zerolog.Logger, cfg *conf.Config, cfgPath string, n nodeAddrs) {
-	lines := summaryLines(cfg, cfgPath, n)
+// PrintSummary writes, at start, what the node will do with what it
+// receives (SummaryLines). In the console format the lines go to w as
+// they are; in the json format they are one log record (field
+// "summary"), so the stream stays JSON.
+func PrintSummary(w io.Writer, log zerolog.Logger, cfg *conf.Config, cfgPath string, n NodeAddrs, reconstruction []string) {
+	lines := SummaryLines(cfg, cfgPath, n, reconstruction)
 	if cfg.Log.Format == "json" {
 		log.Info().Strs("summary", lines).Msg("what this node does")
 		return
@@ -42,7 +33,14 @@ func printSummary(w io.Writer, log zerolog.Logger, cfg *conf.Config, cfgPath str
 	fmt.Fprintln(w, strings.Join(lines, "\n"))
 }
 
-func summaryLines(cfg *conf.Config, cfgPath string, n nodeAddrs) []string {
+// SummaryLines says what the node will do with what it receives, in words
+// a PACS administrator can act on: where it listens and as whom, whom it
+// accepts, its HTTP endpoints, the state folder, the routing in force, the
+// destinations, the reconstruction (lines given by the caller: the
+// reconstructors with their score models and device) and where the audit
+// trail and the log go. n may be nil (a node not started: the configured
+// addresses).
+func SummaryLines(cfg *conf.Config, cfgPath string, n NodeAddrs, reconstruction []string) []string {
 	var out []string
 	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
 	abs := func(p string) string {
@@ -127,26 +125,7 @@ func summaryLines(cfg *conf.Config, cfgPath string, n nodeAddrs) []string {
 	}
 
 	// Reconstructors and the score models.
-	byMod := map[string][]string{}
-	for _, name := range reconstruct.Names() {
-		r, err := reconstruct.Lookup(name)
-		if err != nil {
-			continue
-		}
-		m := r.Modality()
-		if m == "" {
-			m = "MR and CT"
-		}
-		byMod[m] = append(byMod[m], name)
-	}
-	var mods []string
-	for _, m := range []string{"MR", "CT", "MR and CT"} {
-		if len(byMod[m]) > 0 {
-			mods = append(mods, m+": "+strings.Join(byMod[m], ", "))
-		}
-	}
-	add("  reconstruct  %s; also forward", strings.Join(mods, "; "))
-	for _, l := range scoreLines(cfg) {
+	for _, l := range reconstruction {
 		add("  %s", l)
 	}
 
@@ -249,90 +228,4 @@ func setFlow(n *yaml.Node) {
 		kids[i] = &c
 	}
 	n.Content = kids
-}
-
-// scoreLines says which score model each modality's diffusion
-// reconstructors use and on which device, without loading a model: the
-// library's path, and whether a CUDA provider is installed beside it.
-func scoreLines(cfg *conf.Config) []string {
-	o := onnx.Config{Library: cfg.ONNX.Library, Device: cfg.ONNX.Device, IntraOpThreads: cfg.ONNX.IntraOpThreads, Models: cfg.ONNX.Models}.ConfigFromEnv()
-	var out []string
-	// Models: the models folder first, then the ones shipped in the binary.
-	dir := o.Models
-	if dir == "" {
-		dir = "models"
-	}
-	type pick struct{ name, where string }
-	picks := map[string]pick{}
-	consider := func(d, where string) {
-		cards, _ := onnx.FindCards(d)
-		sort.SliceStable(cards, func(i, j int) bool { return cards[i].Default && !cards[j].Default })
-		for _, c := range cards {
-			if _, ok := picks[c.Modality]; !ok {
-				picks[c.Modality] = pick{c.Name, where}
-			}
-		}
-	}
-	consider(dir, dir)
-	// The shipped cards are read from the binary: shipped.Dir would hash
-	// and write 21 MB of models, and the summary is printed once the
-	// listener is open, while the first association may be arriving.
-	for _, c := range shippedCards() {
-		if _, ok := picks[c.Modality]; !ok {
-			picks[c.Modality] = pick{c.Name, "shipped in the binary"}
-		}
-	}
-	var ms []string
-	for _, m := range []string{"MR", "CT"} {
-		if p, ok := picks[m]; ok {
-			ms = append(ms, fmt.Sprintf("%s %s (%s)", m, p.name, p.where))
-		} else {
-			ms = append(ms, m+" none")
-		}
-	}
-	out = append(out, "score models "+strings.Join(ms, ", ")+" — the default for the diffusion reconstructors (dds, …)")
-
-	dev, err := onnx.ParseDevice(o.Device)
-	if err != nil {
-		return append(out, "device       "+err.Error())
-	}
-	lib, err := o.LibraryPath()
-	if err != nil {
-		return append(out, "device       none: "+err.Error()+" (the diffusion reconstructors fail until it is installed)")
-	}
-	cuda := false
-	if _, err := os.Stat(filepath.Join(filepath.Dir(lib), "libonnxruntime_providers_cuda.so")); err == nil {
-		cuda = true
-	}
-	var d string
-	switch {
-	case dev.Kind == "cpu":
-		d = "CPU (onnx.device: cpu)"
-	case cuda:
-		d = fmt.Sprintf("CUDA (onnx.device: %s; the CPU if no GPU answers)", dev)
-	case dev.Kind == "cuda":
-		d = fmt.Sprintf("onnx.device: %s, but this ONNX Runtime has no CUDA provider: jobs on the diffusion reconstructors fail", dev)
-	default:
-		d = "CPU (this ONNX Runtime build has no CUDA provider)"
-	}
-	return append(out, fmt.Sprintf("device       %s; ONNX Runtime %s", d, lib))
-}
-
-// shippedCards reads the name, modality and default flag of the cards
-// embedded in the binary (defaults first), without writing the models out.
-func shippedCards() []onnx.Card {
-	var cards []onnx.Card
-	names, _ := fs.Glob(shipped.FS(), "*.yaml")
-	for _, n := range names {
-		b, err := fs.ReadFile(shipped.FS(), n)
-		if err != nil {
-			continue
-		}
-		var c onnx.Card
-		if yaml.Unmarshal(b, &c) == nil && c.Name != "" {
-			cards = append(cards, c)
-		}
-	}
-	sort.SliceStable(cards, func(i, j int) bool { return cards[i].Default && !cards[j].Default })
-	return cards
 }
