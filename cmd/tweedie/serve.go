@@ -18,6 +18,7 @@ import (
 
 	"github.com/tweedie-recon/tweedie/conf"
 	"github.com/tweedie-recon/tweedie/gateway"
+	"github.com/tweedie-recon/tweedie/gateway/isolation"
 	"github.com/tweedie-recon/tweedie/pipeline"
 	"github.com/tweedie-recon/tweedie/reconstruct"
 	"github.com/tweedie-recon/tweedie/reconstruct/onnx"
@@ -102,9 +103,9 @@ func cmdServe(args []string) int {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
-	var sup *supervisor
+	var sup *isolation.Supervisor
 	if cfg.Jobs.Isolation == "process" {
-		if sup, err = prepareChildren(cfg, *cfgPath, log); err != nil {
+		if sup, err = isolation.Prepare(cfg, *cfgPath, log, childArgs); err != nil {
 			log.Error().Err(err).Msg("cannot start")
 			return 2
 		}
@@ -112,9 +113,9 @@ func cmdServe(args []string) int {
 	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: withExtra(pipeline.Runners(scoreRuntime(cfg))), TLS: tlsCfg},
 		func(n *gateway.Node) {
 			if sup != nil {
-				sup.start(n, cfg)
-				stopBeforeShutdown = append(stopBeforeShutdown, sup.shutdown)
-				onHangup = append(onHangup, sup.hangup)
+				sup.Start(n, cfg)
+				stopBeforeShutdown = append(stopBeforeShutdown, sup.Shutdown)
+				onHangup = append(onHangup, sup.Hangup)
 			}
 			gateway.PrintSummary(os.Stderr, log, cfg, *cfgPath, n, reconstruct.Summary(onnxConfig(cfg)))
 		})

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/tweedie-recon/tweedie/gateway"
+	"github.com/tweedie-recon/tweedie/gateway/isolation"
 	"github.com/tweedie-recon/tweedie/pipeline"
 )
 
@@ -86,5 +87,5 @@ func runChildWorker(cfgPath, state, name, natsURL, tokenFile string) int {
 	cfg.HTTP.Listen = ""
 	log := newLogger(cfg.Log, os.Stderr).With().Str("process", name).Logger()
 	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: withExtra(pipeline.Runners(scoreRuntime(cfg))),
-		Worker: true, Child: true, Name: name, OnJob: childNotifier()})
+		Worker: true, Child: true, Name: name, OnJob: isolation.ChildNotifier()})
 }
