@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Static INT8 quantisation of the MR score UNet in QDQ form (issue 17, item 2).
+"""Static INT8 quantisation of a score UNet (MR, 2 channels, or CT, 1) in QDQ form (issue 17, item 2).
 
     /usr/bin/python3 tools/train/quantize.py --model FLOAT/tweedie_mr_unet.onnx --out DIR [--name tweedie_mr_unet_int8]
         [--skip inp,out] [--calib 48] [--percentile 99.99] [--check-in FILE.npy]
@@ -41,17 +41,29 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from unet import UNet, vp_alphas_cumprod  # noqa: E402
-from data import DATA, smooth_field  # noqa: E402
+from data import CT_HIGH, CT_LOW, DATA, smooth_field  # noqa: E402
 from export import MR_DATA, MR_LICENCE, sha256, write_card  # noqa: E402
 
 CALIB_FILES = ["mri/colin27_t1_axial_256.npy", "mri/vsseg_t1c_256.npy"]  # training files only
+# CT: the 256² training stacks of data.py (chest, abdomen, head), window-scaled as the network sees them
+CT_CALIB_FILES = ["ct/lungdx_a0001_chest_hu_256.npy", "ct/lungdx_a0002_chest_hu_256.npy",
+                  "ct/totalseg_abdomen_hu_256.npy", "ct/gehead_hu_256.npy"]
+
+
+def onnx_channels(path):
+    """C of the model's image input [N, C, H, W]: 2 = MR (real, imaginary), 1 = CT."""
+    m = onnx.load(path)
+    for i in m.graph.input:
+        if i.name == "x":
+            return i.type.tensor_type.shape.dim[1].dim_value
+    raise SystemExit(f"{path}: no input named x")
 
 
 def torch_from_onnx(path):
     """The float ONNX model's weights in unet.UNet (base 32, nres 1)."""
     m = onnx.load(path)
     inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    net = UNet(channels=2, base=32, nres=1)
+    net = UNet(channels=onnx_channels(path), base=32, nres=1)
     sd = net.state_dict()
     new = {}
     for k in sd:
@@ -81,8 +93,18 @@ def torch_from_onnx(path):
     return net.eval()
 
 
-def calibration_images(rng, n, size=256):
-    """n training slices (no crops), 99th percentile of |u| = 1, smooth random phase."""
+def calibration_images(rng, n, size=256, channels=2):
+    """n training slices (no crops). MR: 99th percentile of |u| = 1, smooth random phase.
+    CT: HU window-scaled as data.py, x = (HU + 1000) / 2000, mostly-air slices skipped."""
+    if channels == 1:
+        pool = []
+        for f in CT_CALIB_FILES:
+            for s in np.load(os.path.join(DATA, f)).astype(np.float32):
+                x = (s - CT_LOW) / (CT_HIGH - CT_LOW)
+                if (x > 0.1).mean() >= 0.1:
+                    pool.append(x)
+        pick = rng.choice(len(pool), n, replace=False)
+        return torch.from_numpy(np.stack([pool[i] for i in pick]))[:, None]
     pool = []
     for f in CALIB_FILES:
         v = np.load(os.path.join(DATA, f)).astype(np.float32)
@@ -121,7 +143,7 @@ def calibrate(net, rng, n, batch, percentile):
         return f
 
     hs = [m.register_forward_hook(hook(nm)) for nm, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    x0 = calibration_images(rng, n)
+    x0 = calibration_images(rng, n, channels=net.channels)
     t = torch.from_numpy(rng.integers(0, 1000, n)).long()
     eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
     a = abar[t][:, None, None, None]
@@ -259,17 +281,25 @@ def main():
     path = os.path.join(a.out, a.name + ".onnx")
     onnx.save(qm, path)
     card = os.path.splitext(a.model)[0] + ".yaml"
-    orig = ""
+    orig, data, licence = "", MR_DATA, MR_LICENCE  # the float card's, where it states them
     for ln in open(card):
         if ln.startswith("description: "):
             orig = json.loads(ln[len("description: "):]).split(" (sha256 of ")[0]
+        elif ln.startswith("training_data: "):
+            data = json.loads(ln[len("training_data: "):])
+        elif ln.startswith("licence: "):
+            licence = json.loads(ln[len("licence: "):])
     desc = (f"INT8 (static QDQ: per-channel symmetric int8 weights, per-tensor uint8 activations, int32 biases; "
             f"{n_q} of 36 convolutions, float: {', '.join(sorted(skip)) or 'none'}; activation ranges "
             f"{'min/max' if a.percentile >= 100 else f'{a.percentile}th percentile'} over {a.calib} training slices "
             f"at random VP noise levels; tools/train/quantize.py) of the float model {os.path.basename(a.model)} "
             f"(sha256 {sha256(a.model)}): {orig}")
-    d = write_card(a.out, a.name, "MR", 2, 2, desc, MR_DATA, MR_LICENCE,
-                   {"method": "percentile", "percentile": 99, "value": 1}, a.default)
+    if net.channels == 1:
+        d = write_card(a.out, a.name, "CT", 1, 1, desc, data, licence,
+                       {"method": "hu-window", "low": CT_LOW, "high": CT_HIGH}, a.default)
+    else:
+        d = write_card(a.out, a.name, "MR", 2, 2, desc, data, licence,
+                       {"method": "percentile", "percentile": 99, "value": 1}, a.default)
     print(f"{path}: {n_q} Conv quantised, {os.path.getsize(path) / 1e6:.2f} MB, sha256 {d}")
 
 
