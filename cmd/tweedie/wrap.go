@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tweedie-recon/tweedie/rawdata"
+	"github.com/tweedie-recon/tweedie/rawdata/mrd"
 	"github.com/tweedie-recon/tweedie/rawdata/wrap"
 )
 
@@ -53,15 +54,37 @@ func cmdWrapMR(args []string) int {
 	fs := flag.NewFlagSet("wrap mr", flag.ExitOnError)
 	kpath := fs.String("kspace", "", "k-space: .npy complex64 (slices, coils, rows, cols) as fastMRI, or BART .cfl/.hdr [readout, phase, 1, coils, …, slices in dim 13]")
 	mpath := fs.String("mask", "", "sampling mask: .npy float32 (cols) or (rows, cols), or BART .cfl [readout, phase]; default: inferred from all-zero lines")
-	out := fs.String("out", "", "output .dcm (with --slices-per-instance: a folder)")
+	ismrmrd := fs.String("ismrmrd", "", "instead of --kspace: an MRD (ISMRMRD) HDF5 file, as scanner converters and the ismrmrd tools write it (docs/mrd.md)")
+	group := fs.String("group", "dataset", "with --ismrmrd: the group of the file that holds the header and the acquisitions")
+	noWhiten := fs.Bool("no-prewhiten", false, "with --ismrmrd: keep the coils as acquired even when the file has a noise scan")
+	out := fs.String("out", "", "output .dcm (with --slices-per-instance, or several contrasts or repetitions from --ismrmrd: a folder)")
 	crop := fs.String("image-size", "", "ROWSxCOLS of the reconstructed image (default: the k-space matrix)")
 	var idf identityFlags
 	idf.register(fs)
 	fs.Parse(args)
-	if *kpath == "" || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "tweedie wrap mr: --kspace and --out are required")
+	if (*kpath == "") == (*ismrmrd == "") || *out == "" || fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "tweedie wrap mr: --out and one of --kspace and --ismrmrd are required")
 		fs.Usage()
 		return 2
+	}
+	if *ismrmrd != "" {
+		if *mpath != "" || *crop != "" {
+			fmt.Fprintln(os.Stderr, "tweedie wrap mr: --mask and --image-size do not go with --ismrmrd: the file's acquisitions give the sampling, its header the image matrix")
+			return 2
+		}
+		f, err := mrd.Open(*ismrmrd, *group)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tweedie wrap mr:", err)
+			return 1
+		}
+		defer f.Close()
+		ks, rep, err := mrd.Wrap(f.Header, f, mrd.WrapOptions{Options: mrd.Options{NoPrewhiten: *noWhiten}, Identity: idf.given(fs)})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tweedie wrap mr: %s: %v\n", *ismrmrd, err)
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, rep)
+		return writeMR(*out, ks, idf.perInstance)
 	}
 	k, err := wrap.LoadKSpace(*kpath)
 	if err == nil && *mpath != "" {
@@ -87,18 +110,64 @@ func cmdWrapMR(args []string) int {
 		return 2
 	}
 	k.Header = h
-	parts := rawdata.SplitMR(k, idf.perInstance, func(i int) string { return rawdata.DeriveUID(h.SOPInstanceUID, fmt.Sprint(i)) })
-	paths, err := wrap.WriteParts(*out, len(parts), func(i int, path string) error { return rawdata.WriteMR(path, parts[i]) },
+	return writeMR(*out, []*rawdata.MRKSpace{k}, idf.perInstance)
+}
+
+// given is the identity options set on the command line, the rest empty
+// (for --ismrmrd, where the file's header comes before the defaults).
+func (f *identityFlags) given(fs *flag.FlagSet) wrap.Identity {
+	id := f.Identity
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if !set["patient-position"] {
+		id.Position = ""
+	}
+	if !set["series-number"] {
+		id.SeriesNumber = 0
+	}
+	if !set["orientation"] {
+		id.Orientation = ""
+	}
+	if !set["pixel-mm"] {
+		id.PixelMM = 0
+	}
+	if !set["slice-mm"] {
+		id.SliceMM = 0
+	}
+	return id
+}
+
+// writeMR writes acquisitions, each split into instances of per slices:
+// one file at out, or several into the folder out.
+func writeMR(out string, ks []*rawdata.MRKSpace, per int) int {
+	var parts []*rawdata.MRKSpace
+	first := make([]int, len(ks)) // each acquisition's first part
+	for i, k := range ks {
+		first[i] = len(parts)
+		sop := k.SOPInstanceUID
+		parts = append(parts, rawdata.SplitMR(k, per, func(i int) string { return rawdata.DeriveUID(sop, fmt.Sprint(i)) })...)
+	}
+	paths, err := wrap.WriteParts(out, len(parts), func(i int, path string) error { return rawdata.WriteMR(path, parts[i]) },
 		func(i int) string { return parts[i].SOPInstanceUID })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tweedie wrap mr:", err)
 		return 1
 	}
-	sampled := 0
-	for _, m := range k.Mask {
-		sampled += int(m)
+	for i, k := range ks {
+		sampled := 0
+		for _, m := range k.Mask {
+			sampled += int(m)
+		}
+		end := len(paths)
+		if i+1 < len(ks) {
+			end = first[i+1]
+		}
+		series := ""
+		if len(ks) > 1 {
+			series = fmt.Sprintf(", series %d (%s)", k.SeriesNumber, k.SeriesDescription)
+		}
+		fmt.Printf("wrote %s: MR k-space %d slices × %d coils × %d × %d, %.2f× undersampled, study %s%s\n",
+			strings.Join(paths[first[i]:end], ", "), k.Slices, k.Coils, k.Rows, k.Cols, float64(len(k.Mask))/float64(sampled), k.StudyInstanceUID, series)
 	}
-	fmt.Printf("wrote %s: MR k-space %d slices × %d coils × %d × %d, %.2f× undersampled, study %s\n",
-		strings.Join(paths, ", "), k.Slices, k.Coils, k.Rows, k.Cols, float64(len(k.Mask))/float64(sampled), h.StudyInstanceUID)
 	return 0
 }

@@ -654,3 +654,45 @@ func removeOversampling(dst, src []complex64, coils, n, keep int) error {
 	}
 	return fft.FFT2c(dst, dst, 1, keep)
 }
+
+// String summarises the report for a person: one line of what was used,
+// then the notes.
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d acquisitions: %d imaging lines, %d calibration lines", r.Acquisitions, r.Imaging, r.Calibration)
+	if r.CalibrationSkip > 0 {
+		fmt.Fprintf(&b, " (%d more already acquired as imaging lines)", r.CalibrationSkip)
+	}
+	switch {
+	case r.Prewhitened:
+		fmt.Fprintf(&b, ", %d noise acquisitions (%d samples) prewhitening the coils", r.Noise, r.NoiseSamples)
+	case r.Noise > 0:
+		fmt.Fprintf(&b, ", %d noise acquisitions not used", r.Noise)
+	default:
+		b.WriteString(", no noise scan (coils not prewhitened)")
+	}
+	if r.Averaged > 0 {
+		fmt.Fprintf(&b, ", %d lines averaged", r.Averaged)
+	}
+	var ign []string
+	for k, n := range r.Ignored {
+		ign = append(ign, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(ign)
+	if r.OtherEncoding > 0 {
+		ign = append(ign, fmt.Sprintf("%d of other encoding spaces", r.OtherEncoding))
+	}
+	if len(ign) > 0 {
+		fmt.Fprintf(&b, "; left out: %s", strings.Join(ign, ", "))
+	}
+	if r.ReadoutKept < r.ReadoutEncoded {
+		fmt.Fprintf(&b, "; readout oversampling removed (%d → %d samples)", r.ReadoutEncoded, r.ReadoutKept)
+	}
+	if r.ThreeD {
+		b.WriteString("; 3D: transformed along the readout, one slice per readout position")
+	}
+	for _, n := range r.Notes {
+		b.WriteString("\nnote: " + n)
+	}
+	return b.String()
+}

@@ -27,7 +27,9 @@ type WrapOptions struct {
 // then wrap.Identity's defaults (a synthetic, consistent identity). Several
 // volumes (contrasts, phases, repetitions, sets) become consecutive series
 // numbers, their descriptions naming the counters that differ. Each object
-// carries the XML header verbatim (0077,1030).
+// carries the XML header (0077,1030), verbatim but for tabs, which become
+// spaces: the UT value representation does not allow them (PS3.5 §6.2),
+// and in XML they are white space like a space.
 func Wrap(h *Header, src Source, opt WrapOptions) ([]*rawdata.MRKSpace, *Report, error) {
 	vols, rep, err := Assemble(h, src, opt.Options)
 	if err != nil {
@@ -60,6 +62,7 @@ func Wrap(h *Header, src Source, opt WrapOptions) ([]*rawdata.MRKSpace, *Report,
 		vary[2] = vary[2] || v.Repetition != vols[0].Repetition
 		vary[3] = vary[3] || v.Set != vols[0].Set
 	}
+	xml := strings.ReplaceAll(h.Raw, "\t", " ")
 	var out []*rawdata.MRKSpace
 	for i, v := range vols {
 		vid := id
@@ -83,7 +86,7 @@ func Wrap(h *Header, src Source, opt WrapOptions) ([]*rawdata.MRKSpace, *Report,
 		hd.Manufacturer = nameOr(extra.manufacturer, hd.Manufacturer)
 		hd.InstitutionName, hd.StationName, hd.ReferringPhysician = extra.institution, extra.station, extra.referring
 		out = append(out, &rawdata.MRKSpace{Header: hd, Slices: v.Slices, Coils: v.Coils, Rows: v.Rows, Cols: v.Cols,
-			Data: v.Data, Mask: v.Mask, ISMRMRD: h.Raw})
+			Data: v.Data, Mask: v.Mask, ISMRMRD: xml})
 	}
 	return out, rep, nil
 }
