@@ -229,3 +229,69 @@ func TestPhantomsReconstruct(t *testing.T) {
 		})
 	}
 }
+
+// TestPartialFourierAsymmetricEcho: the R = 2 phantom's first repetition
+// with its first 40 readout samples cut from every line (an asymmetric
+// echo, 84 % of the 256-sample oversampled readout) and its first 20 phase
+// encoding lines dropped (partial Fourier, 84 %) still converts — the
+// oversampled readout kept with the missing samples unsampled, the image
+// cropped to 128 rows — and reconstructs with l1-wavelet close to the
+// phantom. Measured: 39.1 dB, SSIM 0.964, correlation 0.9988 (the whole
+// echo and all lines: 42.5 dB, SSIM 0.949).
+func TestPartialFourierAsymmetricEcho(t *testing.T) {
+	const cut, lines = 40, 20
+	path := generate(t, "-m", "128", "-c", "8", "-O", "2", "-n", "0.01", "-C", "-a", "2", "-w", "24")
+	f, err := mrd.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref, n := truth(t, f)
+	var acqs mrd.Acquisitions
+	for i := 0; i < f.Len(); i++ {
+		h, err := f.Head(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noise := h.Has(mrd.IsNoiseMeasurement)
+		if !noise && (h.Idx.Repetition != 0 || h.Idx.KSpaceEncodeStep1 < lines) {
+			continue
+		}
+		d, err := f.Data(i, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !noise {
+			ns := int(h.NumberOfSamples)
+			short := make([]complex64, 0, int(h.ActiveChannels)*(ns-cut))
+			for c := 0; c < int(h.ActiveChannels); c++ {
+				short = append(short, d[c*ns+cut:(c+1)*ns]...)
+			}
+			d = short
+			h.NumberOfSamples -= cut
+			h.CenterSample -= cut
+		}
+		acqs = append(acqs, mrd.Acquisition{Head: h, Data: d})
+	}
+	ks, rep, err := mrd.Wrap(f.Header, acqs, mrd.WrapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := ks[0]
+	notes := strings.Join(rep.Notes, "\n")
+	if len(ks) != 1 || k.Rows != 2*n || k.ImageRows != n || k.Cols != n ||
+		!strings.Contains(notes, "asymmetric echo") || !strings.Contains(notes, "partial Fourier") {
+		t.Fatalf("%d volumes of %d × %d, image rows %d; notes:\n%s", len(ks), k.Rows, k.Cols, k.ImageRows, notes)
+	}
+	p := filepath.Join(t.TempDir(), "pf.dcm")
+	if err := rawdata.WriteMR(p, k); err != nil {
+		t.Fatal(err)
+	}
+	out := reconstructFile(t, p, "l1-wavelet")
+	res, corr := score(t, ref, out.Volume, n)
+	t.Logf("partial Fourier %d/%d lines, asymmetric echo %d/%d samples: l1-wavelet PSNR %.2f dB, SSIM %.4f, correlation %.4f",
+		n-lines, n, 2*n-cut, 2*n, res.PSNR, res.SSIM, corr)
+	if res.PSNR < 36 || res.SSIM < 0.93 {
+		t.Errorf("PSNR %.2f dB, SSIM %.4f; want at least 36 dB and 0.93", res.PSNR, res.SSIM)
+	}
+}
