@@ -36,6 +36,9 @@ for target in \
   "./part10 FuzzReader" \
   "./part10 FuzzInflationCheck" \
   "./rawdata FuzzReadFile" \
+  "./rawdata/mrd FuzzParseHeader" \
+  "./rawdata/mrd FuzzOpenFile" \
+  "./rawdata/mrd/hdf5 FuzzOpen" \
   "./rules FuzzParseBytes" \
   "./num/array FuzzReadNPY" \
   "./num/array FuzzParseCFLHeader" \

@@ -665,9 +665,9 @@ func (r *Report) String() string {
 	}
 	switch {
 	case r.Prewhitened:
-		fmt.Fprintf(&b, ", %d noise acquisitions (%d samples) prewhitening the coils", r.Noise, r.NoiseSamples)
+		fmt.Fprintf(&b, ", %s (%d samples) prewhitening the coils", plural(r.Noise, "noise acquisition"), r.NoiseSamples)
 	case r.Noise > 0:
-		fmt.Fprintf(&b, ", %d noise acquisitions not used", r.Noise)
+		fmt.Fprintf(&b, ", %s not used", plural(r.Noise, "noise acquisition"))
 	default:
 		b.WriteString(", no noise scan (coils not prewhitened)")
 	}
@@ -695,4 +695,11 @@ func (r *Report) String() string {
 		b.WriteString("\nnote: " + n)
 	}
 	return b.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
