@@ -365,7 +365,7 @@ func (ds *Dataset) chunks(visit func(off []uint64, size uint64, mask uint32, add
 			limit, _ = mul(limit, (d+l.chunk[i]-1)/l.chunk[i], 1<<40)
 		}
 		count := uint64(0)
-		return ds.f.chunkTree(l.addr, rank, 0, map[uint64]bool{}, func(off []uint64, size uint64, mask uint32, addr uint64) error {
+		return ds.f.chunkTree(l.addr, rank, func(off []uint64, size uint64, mask uint32, addr uint64) error {
 			if count++; count > limit+1 {
 				return fmt.Errorf("%w: chunk B-tree holds more chunks than the extent %v allows", ErrFormat, ds.Dims)
 			}
@@ -408,50 +408,19 @@ func (ds *Dataset) chunks(visit func(off []uint64, size uint64, mask uint32, add
 }
 
 // chunkTree walks a version 1 B-tree of type 1 (§III.A.1): keys of chunk
-// size (4), filter mask (4) and rank+1 offsets (8 each); children are lower
-// nodes or, at level 0, chunks.
-func (f *File) chunkTree(addr uint64, rank, depth int, seen map[uint64]bool, visit func([]uint64, uint64, uint32, uint64) error) error {
-	if depth > maxTreeDepth || seen[addr] {
-		return fmt.Errorf("%w: chunk B-tree loops or is deeper than %d", ErrFormat, maxTreeDepth)
-	}
-	seen[addr] = true
-	hdr, err := f.read(addr, uint64(8+2*f.so), "chunk B-tree node")
-	if err != nil {
-		return err
-	}
-	d := newDecoder(f, hdr)
-	d.expect("TREE")
-	typ, level, n := d.u8(), d.u8(), uint64(d.u16())
-	if d.err != nil || typ != 1 {
-		return fmt.Errorf("%w: chunk B-tree node at %d (type %d): %v", ErrFormat, addr, typ, d.err)
-	}
-	key := uint64(8 + 8*(rank+1))
-	body, err := f.read(addr+uint64(len(hdr)), n*(key+uint64(f.so))+key, "chunk B-tree node")
-	if err != nil {
-		return err
-	}
-	bd := newDecoder(f, body)
+// size (4), filter mask (4) and rank+1 offsets (8 each); the children of
+// leaves are chunks.
+func (f *File) chunkTree(addr uint64, rank int, visit func([]uint64, uint64, uint32, uint64) error) error {
 	off := make([]uint64, rank+1)
-	for i := uint64(0); i < n; i++ {
-		size := uint64(bd.u32())
-		mask := bd.u32()
+	return f.btree(addr, 1, 8+8*(rank+1), 0, map[uint64]bool{}, func(key []byte, child uint64) error {
+		d := newDecoder(f, key)
+		size := uint64(d.u32())
+		mask := d.u32()
 		for j := range off {
-			off[j] = bd.u64()
+			off[j] = d.u64()
 		}
-		child := bd.addr()
-		if bd.err != nil {
-			return fmt.Errorf("%w: chunk B-tree node at %d: %v", ErrFormat, addr, bd.err)
-		}
-		if level > 0 {
-			err = f.chunkTree(child, rank, depth+1, seen, visit)
-		} else {
-			err = visit(off[:rank], size, mask, child)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return visit(off[:rank], size, mask, child)
+	})
 }
 
 // place reads one chunk, undoes its filters and copies the part inside the

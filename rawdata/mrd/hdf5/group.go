@@ -97,8 +97,12 @@ func (f *File) readLinks(addr uint64) ([]Link, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A group B-tree (node type 0): keys are heap offsets, the children
+		// of leaves symbol table nodes.
 		var out []Link
-		err = f.groupTree(tree, names, 0, map[uint64]bool{}, &out)
+		err = f.btree(tree, 0, f.sl, 0, map[uint64]bool{}, func(_ []byte, child uint64) error {
+			return f.symbolNode(child, names, &out)
+		})
 		return out, err
 	}
 	var out []Link
@@ -186,39 +190,42 @@ func (f *File) localHeap(addr uint64) ([]byte, error) {
 	return f.read(data, size, "local heap data")
 }
 
-// groupTree collects the symbols under the group B-tree node at addr
-// (§III.A.1, node type 0: keys are heap offsets, children are lower nodes
-// or, at level 0, symbol table nodes).
-func (f *File) groupTree(addr uint64, names []byte, depth int, seen map[uint64]bool, out *[]Link) error {
+// btree walks the version 1 B-tree at addr (§III.A.1): "TREE", node type,
+// level, entries used (2), left and right siblings, then keys of keySize
+// bytes and child addresses alternating, one key more than children.
+// Children of level 0 nodes go to leaf with the key before them; each node
+// is read at most once and the depth is bounded.
+func (f *File) btree(addr uint64, typ uint8, keySize int, depth int, seen map[uint64]bool, leaf func(key []byte, child uint64) error) error {
+	what := map[uint8]string{0: "group B-tree", 1: "chunk B-tree"}[typ]
 	if depth > maxTreeDepth || seen[addr] {
-		return fmt.Errorf("%w: group B-tree loops or is deeper than %d", ErrFormat, maxTreeDepth)
+		return fmt.Errorf("%w: %s loops or is deeper than %d", ErrFormat, what, maxTreeDepth)
 	}
 	seen[addr] = true
-	hdr, err := f.read(addr, uint64(8+2*f.so), "group B-tree node")
+	hdr, err := f.read(addr, uint64(8+2*f.so), what+" node")
 	if err != nil {
 		return err
 	}
 	d := newDecoder(f, hdr)
 	d.expect("TREE")
-	typ, level, n := d.u8(), d.u8(), int(d.u16())
-	if d.err != nil || typ != 0 {
-		return fmt.Errorf("%w: group B-tree node at %d (type %d): %v", ErrFormat, addr, typ, d.err)
+	t, level, n := d.u8(), d.u8(), uint64(d.u16())
+	if d.err != nil || t != typ {
+		return fmt.Errorf("%w: %s node at %d (type %d): %v", ErrFormat, what, addr, t, d.err)
 	}
-	body, err := f.read(addr+uint64(len(hdr)), uint64(n)*uint64(f.sl+f.so)+uint64(f.sl), "group B-tree node")
+	body, err := f.read(addr+uint64(len(hdr)), n*uint64(keySize+f.so)+uint64(keySize), what+" node")
 	if err != nil {
 		return err
 	}
 	bd := newDecoder(f, body)
-	for i := 0; i < n; i++ {
-		bd.length()
+	for i := uint64(0); i < n; i++ {
+		key := bd.bytes(keySize)
 		child := bd.addr()
 		if bd.err != nil {
-			return fmt.Errorf("%w: group B-tree node at %d: %v", ErrFormat, addr, bd.err)
+			return fmt.Errorf("%w: %s node at %d: %v", ErrFormat, what, addr, bd.err)
 		}
 		if level > 0 {
-			err = f.groupTree(child, names, depth+1, seen, out)
+			err = f.btree(child, typ, keySize, depth+1, seen, leaf)
 		} else {
-			err = f.symbolNode(child, names, out)
+			err = leaf(key, child)
 		}
 		if err != nil {
 			return err

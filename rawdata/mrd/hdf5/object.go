@@ -87,43 +87,23 @@ func (f *File) objectV1(o *object, pre []byte) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %v", ErrFormat, d.err)
 	}
-	blocks := []block{{o.addr + 16, size}}
-	seen := map[uint64]bool{}
-	for i := 0; i < len(blocks); i++ {
-		bl := blocks[i]
-		if i >= maxHeaderBlocks || seen[bl.addr] {
-			return fmt.Errorf("%w: continuation blocks loop or exceed %d", ErrFormat, maxHeaderBlocks)
-		}
-		seen[bl.addr] = true
-		if bl.n > maxHeaderBlock {
-			return fmt.Errorf("%w: header block of %d bytes", ErrFormat, bl.n)
-		}
-		b, err := f.read(bl.addr, bl.n, "object header block")
-		if err != nil {
-			return err
-		}
+	return f.headerBlocks(o, block{o.addr + 16, size}, func(_ int, b []byte) ([]message, error) {
+		var out []message
 		bd := newDecoder(f, b)
-		for bd.left() >= 8 && len(o.msgs) < count {
+		for bd.left() >= 8 && len(o.msgs)+len(out) < count {
 			typ, n, flags := bd.u16(), int(bd.u16()), bd.u8()
 			bd.skip(3)
 			data := bd.bytes(n)
 			if bd.err != nil {
-				return fmt.Errorf("%w: message of type %#x: %v", ErrFormat, typ, bd.err)
+				return nil, fmt.Errorf("%w: message of type %#x: %v", ErrFormat, typ, bd.err)
 			}
 			if pad := (8 - n%8) % 8; pad > 0 && bd.left() >= pad {
 				bd.skip(pad)
 			}
-			o.msgs = append(o.msgs, message{typ, flags, data})
-			if typ == msgContinuation {
-				c, err := f.continuation(data)
-				if err != nil {
-					return err
-				}
-				blocks = append(blocks, c)
-			}
+			out = append(out, message{typ, flags, data})
 		}
-	}
-	return nil
+		return out, nil
+	})
 }
 
 // objectV2: "OHDR", version 2, flags, optional times and attribute phase
@@ -147,8 +127,36 @@ func (f *File) objectV2(o *object, pre []byte) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %v", ErrFormat, d.err)
 	}
-	creationOrder := flags&0x04 != 0
-	first := block{o.addr + uint64(d.off), size}
+	hdr := 4
+	if flags&0x04 != 0 { // creation order tracked
+		hdr = 6
+	}
+	return f.headerBlocks(o, block{o.addr + uint64(d.off), size}, func(i int, b []byte) ([]message, error) {
+		if i > 0 { // "OCHK", messages, checksum
+			if len(b) < 8 || string(b[:4]) != "OCHK" {
+				return nil, fmt.Errorf("%w: a continuation block lacks the OCHK signature", ErrFormat)
+			}
+			b = b[4 : len(b)-4]
+		}
+		var out []message
+		bd := newDecoder(f, b)
+		for bd.left() >= hdr {
+			typ, n, mflags := uint16(bd.u8()), int(bd.u16()), bd.u8()
+			bd.skip(hdr - 4)
+			data := bd.bytes(n)
+			if bd.err != nil {
+				return nil, fmt.Errorf("%w: message of type %#x: %v", ErrFormat, typ, bd.err)
+			}
+			out = append(out, message{typ, mflags, data})
+		}
+		return out, nil
+	})
+}
+
+// headerBlocks reads the blocks of an object header from first on,
+// following continuation messages, each block at most once; messages
+// decodes block i.
+func (f *File) headerBlocks(o *object, first block, messages func(i int, b []byte) ([]message, error)) error {
 	blocks := []block{first}
 	seen := map[uint64]bool{}
 	for i := 0; i < len(blocks); i++ {
@@ -164,29 +172,14 @@ func (f *File) objectV2(o *object, pre []byte) error {
 		if err != nil {
 			return err
 		}
-		if i > 0 { // "OCHK", messages, checksum
-			if len(b) < 8 || string(b[:4]) != "OCHK" {
-				return fmt.Errorf("%w: continuation block at %d lacks the OCHK signature", ErrFormat, bl.addr)
-			}
-			b = b[4 : len(b)-4]
+		msgs, err := messages(i, b)
+		if err != nil {
+			return err
 		}
-		hdr := 4
-		if creationOrder {
-			hdr = 6
-		}
-		bd := newDecoder(f, b)
-		for bd.left() >= hdr {
-			typ, n, mflags := uint16(bd.u8()), int(bd.u16()), bd.u8()
-			if creationOrder {
-				bd.skip(2)
-			}
-			data := bd.bytes(n)
-			if bd.err != nil {
-				return fmt.Errorf("%w: message of type %#x: %v", ErrFormat, typ, bd.err)
-			}
-			o.msgs = append(o.msgs, message{typ, mflags, data})
-			if typ == msgContinuation {
-				c, err := f.continuation(data)
+		for _, m := range msgs {
+			o.msgs = append(o.msgs, m)
+			if m.typ == msgContinuation {
+				c, err := f.continuation(m.data)
 				if err != nil {
 					return err
 				}
