@@ -39,6 +39,7 @@ for target in \
   "./rawdata/mrd FuzzParseHeader" \
   "./rawdata/mrd FuzzOpenFile" \
   "./rawdata/mrd/hdf5 FuzzOpen" \
+  "./rawdata/mrd/stream FuzzDecoder" \
   "./rules FuzzParseBytes" \
   "./num/array FuzzReadNPY" \
   "./num/array FuzzParseCFLHeader" \
