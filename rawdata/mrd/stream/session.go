@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tweedie-recon/tweedie/rawdata/mrd"
 )
@@ -74,8 +75,8 @@ type Session struct {
 	Handler Handler
 	Limits  Limits // per message; zero fields take DefaultLimits
 	// MaxAcquisitions bounds the acquisitions of the session (default
-	// mrd.MaxAcquisitions), MaxBytes their trajectories and samples
-	// together (default 4 GiB).
+	// mrd.MaxAcquisitions), MaxBytes the memory they hold — headers,
+	// trajectories and samples — together (default 4 GiB).
 	MaxAcquisitions int
 	MaxBytes        int64
 	// ReplyTimeout bounds the writing of an ERROR reply to a client that
@@ -88,10 +89,15 @@ type Summary struct {
 	Config                     Config
 	Acquisitions, Waveforms    int
 	Texts, ImagesIn, ImagesOut int
-	Bytes                      int64  // acquisition trajectories and samples
+	Bytes                      int64  // the acquisitions held: headers, trajectories and samples
 	Error                      string // the ERROR text sent to the client, if any
 	ClientClosed, ServerClosed bool   // CLOSE received, CLOSE sent
 }
+
+// acquisitionOverhead is what one acquisition holds besides its samples
+// (the header and two slice headers), counted against MaxBytes so that
+// acquisitions without samples are bounded too.
+const acquisitionOverhead = int64(unsafe.Sizeof(mrd.Acquisition{}))
 
 type deadliner interface {
 	SetReadDeadline(time.Time) error
@@ -197,7 +203,7 @@ func (s *Session) run(ctx context.Context, sum *Summary) error {
 			}
 			a := m.Acquisition
 			sum.Acquisitions++
-			sum.Bytes += int64(4*len(a.Traj) + 8*len(a.Data))
+			sum.Bytes += acquisitionOverhead + int64(4*len(a.Traj)+8*len(a.Data))
 			if sum.Acquisitions > maxAcq || sum.Bytes > maxBytes {
 				err := fmt.Errorf("%w: the session's acquisitions exceed %d acquisitions or %d bytes", ErrOversized, maxAcq, maxBytes)
 				s.reply(enc, sum, err.Error())
