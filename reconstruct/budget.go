@@ -42,12 +42,24 @@ var frontier = map[string][]preset{
 	// measurable at 20 and 40 steps (ITK T1 4×: 34.83 against 34.83 dB,
 	// 35.53 against 35.52).
 	"MR": {{50, 0.2, 2, 0.5}, {100, 0.2, 2, 0.5}, {200, 0.2, 2, 0.5}, {400, 0.2, 2, 0.5}},
-	// CT: η = 0.85, chosen on TRAINING slices (tools/eval/frontier.py cases
-	// tune-lungdx-8v, tune-abdomen-8v; the v2 prior), chest / abdomen at 8
-	// views: at 20 steps of a pair 29.31 / 27.32 dB against 28.89 / 26.57
-	// with η = 0.5 (η = 0.2: 28.11 / —, η = 1: 29.01 / 27.71); at 40 steps
-	// 29.96 / 28.46 against 29.45 / 27.48 (η = 1: 29.26 / 28.44).
-	"CT": {{50, 0.2, 2, 0.85}, {100, 0.2, 2, 0.85}, {200, 0.2, 2, 0.85}, {400, 0.2, 2, 0.85}},
+	// CT: η by the number of views, ctFrontierEta.
+	"CT": {{50, 0.2, 2, 0.5}, {100, 0.2, 2, 0.5}, {200, 0.2, 2, 0.5}, {400, 0.2, 2, 0.5}},
+}
+
+// ctFrontierEta is DDS's η for the CT frontier points: more stochastic
+// (0.85) for very sparse views, where the data leave most of the image to the
+// prior, 0.5 from 16 views on. Chosen on TRAINING slices with the v2 prior
+// (tools/eval/frontier.py cases tune-lungdx-*, tune-abdomen-*; 20 steps of
+// an antithetic pair, chest / abdomen, dB): 8 views 29.31 / 27.32 with
+// η = 0.85 against 28.89 / 26.57 with 0.5 (at 40 steps 29.96 / 28.46
+// against 29.45 / 27.48; η = 1: 29.01 / 27.71, η = 0.2: 28.11 on the chest);
+// 16 views 34.15 against 34.12 on the chest (a tie); 32 views 37.99 / 36.40
+// against 38.89 / 37.15.
+func ctFrontierEta(views int) float64 {
+	if views < 16 {
+		return 0.85
+	}
+	return 0.5
 }
 
 // DefaultBudget is the budget per slice of dds when no sampler setting is
@@ -98,8 +110,8 @@ func timeNormal[T linop.Scalar](op linop.Op[T]) time.Duration {
 // fitBudget chooses nfe, t0 and samples for a budget per slice. spent is the
 // time since the reconstruction began (data checks, calibration, initial
 // estimates: already paid), slices the number of slices, dc the time of one
-// AᴴA on one image.
-func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, modality string, slices int, spent, dc time.Duration, log zerolog.Logger) error {
+// AᴴA on one image, views the CT projection count (0 for MR).
+func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, modality string, slices, views int, spent, dc time.Duration, log zerolog.Logger) error {
 	perImage, probeEvals, err := diffusion.TimeEvaluation(ctx, den, min(slices, 4))
 	if err != nil {
 		return fmt.Errorf("budget: timing the network: %w", err)
@@ -144,6 +156,9 @@ func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, moda
 	// than the timed call said (diffusion.Config.Deadline).
 	q.deadline = q.start.Add(total)
 	q.nfe, q.t0, q.samples, q.antithetic = choice.nfe, choice.t0, choice.samples, choice.samples%2 == 0
+	if modality == "CT" && views > 0 {
+		choice.eta = ctFrontierEta(views)
+	}
 	if !q.etaGiven {
 		q.eta = choice.eta
 	}

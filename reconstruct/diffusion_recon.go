@@ -384,7 +384,7 @@ func (d *diffusionRecon) reconstructMR(ctx context.Context, rt *onnx.Runtime, mr
 		slices[s] = diffusion.Slice[complex64]{A: a, NewA: newA, Y: y, Init: init}
 	}
 	if q.budget > 0 {
-		if err := q.fitBudget(ctx, den, "MR", len(slices), time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
+		if err := q.fitBudget(ctx, den, "MR", len(slices), 0, time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
 			return nil, err
 		}
 	}
@@ -576,7 +576,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 		slices[s] = diffusion.Slice[float32]{A: op, NewA: func() linop.Op[float32] { return linop.Scaled[float32](proj, float32(1/L)) }, Y: y, Init: init}
 	}
 	if q.budget > 0 {
-		if err := q.fitBudget(ctx, den, "CT", len(slices), time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
+		if err := q.fitBudget(ctx, den, "CT", len(slices), ct.Views, time.Since(q.start), timeNormal(slices[0].A), log); err != nil {
 			return nil, err
 		}
 	}

@@ -15,8 +15,8 @@ Cases (validation files of ../shared/data, never trained on):
   tumour-4x, tumour-8x  pyradiomics_brain_tumour_256.npy slices 10,16 (subject 1), 35,41 (subject 2); same
   body-8v, body-16v, body-32v   covid_nysbu_axial_hu_256.npy slices 0,4,8,12,16 (5 patients), 1.6 mm; parallel beam
   chest-8v, chest-16v, chest-32v   ct1_chest_hu_256.npy (NEMA CT1)
-  tune-lungdx-8v, tune-abdomen-8v  TRAINING slices (Lung-PET-CT-Dx A0002 5,15,25; TotalSegmentator
-                        abdomen 4,10,16) at 8 views: for choosing CT sampler settings, never for results
+  tune-lungdx-8v, tune-abdomen-8v (and -16v, -32v)  TRAINING slices (Lung-PET-CT-Dx A0002 5,15,25; TotalSegmentator
+                        abdomen 4,10,16): for choosing CT sampler settings, never for results
   itkcrop-4x            the ITK slices cut to 116×99 (anatomy at the edges; for the padding modes), 12 % ACS
 Baselines: any reconstructor name (l1-wavelet, admm-tv, ...) and "bart" (ecalib + pics -l1, tools/eval/bart_pics.py).
 """
@@ -50,6 +50,10 @@ CASES = {
     # TRAINING slices, for choosing sampler settings without touching validation data
     "tune-lungdx-8v": ("ct", "ct/lungdx_a0002_chest_hu_256.npy", [5, 15, 25], 8, None, 1.293),
     "tune-abdomen-8v": ("ct", "ct/totalseg_abdomen_hu_256.npy", [4, 10, 16], 8, None, 1.953),
+    "tune-lungdx-16v": ("ct", "ct/lungdx_a0002_chest_hu_256.npy", [5, 15, 25], 16, None, 1.293),
+    "tune-abdomen-16v": ("ct", "ct/totalseg_abdomen_hu_256.npy", [4, 10, 16], 16, None, 1.953),
+    "tune-lungdx-32v": ("ct", "ct/lungdx_a0002_chest_hu_256.npy", [5, 15, 25], 32, None, 1.293),
+    "tune-abdomen-32v": ("ct", "ct/totalseg_abdomen_hu_256.npy", [4, 10, 16], 32, None, 1.953),
     # The ITK head cut to 116×99 so that it fills the field of view: the
     # padding to a size the model accepts (128×112) lies against anatomy.
     "itkcrop-4x": ("mr", "mri/itk_t1_coronal_128.npy", [18, 22, 26, 30, 34, 38], 4, "coronal", 2),
