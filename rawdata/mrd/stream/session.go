@@ -205,7 +205,10 @@ func (s *Session) run(ctx context.Context, sum *Summary) error {
 			sum.Acquisitions++
 			sum.Bytes += acquisitionOverhead + int64(4*len(a.Traj)+8*len(a.Data))
 			if sum.Acquisitions > maxAcq || sum.Bytes > maxBytes {
-				err := fmt.Errorf("%w: the session's acquisitions exceed %d acquisitions or %d bytes", ErrOversized, maxAcq, maxBytes)
+				err := fmt.Errorf("%w: session of more than %d acquisitions", ErrOversized, maxAcq)
+				if sum.Bytes > maxBytes {
+					err = fmt.Errorf("%w: session of more than %d bytes of acquisitions", ErrOversized, maxBytes)
+				}
 				s.reply(enc, sum, err.Error())
 				return err
 			}

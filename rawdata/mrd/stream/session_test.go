@@ -427,3 +427,41 @@ const testHeader = `<?xml version="1.0"?>
     <trajectory>cartesian</trajectory>
   </encoding>
 </ismrmrdHeader>`
+
+// TestSessionBounds: a session past MaxAcquisitions or MaxBytes ends with
+// ErrOversized and an ERROR reply, whatever its messages' sizes.
+func TestSessionBounds(t *testing.T) {
+	var in bytes.Buffer
+	e := NewEncoder(&in)
+	e.WriteConfigFile("zero-filled")
+	e.WriteHeader(testHeader)
+	for i := 0; i < 10; i++ {
+		e.WriteAcquisition(testAcquisition(0, 0, 0)) // no samples: only the header counts
+	}
+	e.WriteClose()
+	for _, c := range []struct {
+		name     string
+		maxAcq   int
+		maxBytes int64
+		words    string
+	}{
+		{"acquisitions", 5, 0, "session of more than 5 acquisitions"},
+		{"bytes", 0, 4 * acquisitionOverhead, fmt.Sprintf("session of more than %d bytes of acquisitions", 4*acquisitionOverhead)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			s := &Session{Conn: struct {
+				io.Reader
+				io.Writer
+			}{bytes.NewReader(in.Bytes()), &out}, Handler: &zeroFilled{}, MaxAcquisitions: c.maxAcq, MaxBytes: c.maxBytes}
+			sum, err := s.Run(context.Background())
+			if !errors.Is(err, ErrOversized) || !strings.Contains(err.Error(), c.words) {
+				t.Fatalf("session error %v, want ErrOversized with %q", err, c.words)
+			}
+			replies := decodeAll(NewDecoder(&out, Limits{}))
+			if len(replies) != 2 || !strings.HasPrefix(replies[0].Text, "ERROR oversized") || replies[1].ID != IDClose || sum.ClientClosed {
+				t.Fatalf("replies %+v, summary %+v", replies, sum)
+			}
+		})
+	}
+}
