@@ -159,7 +159,7 @@ func (d *Decoder) Next() (*Message, error) {
 	case IDWaveform:
 		m.Waveform, err = d.waveform()
 	default:
-		return nil, fmt.Errorf("%w: unknown message id %d", ErrUnknownID, uint16(id))
+		return nil, fmt.Errorf("%w %d", ErrUnknownID, uint16(id))
 	}
 	if err != nil {
 		return nil, err

@@ -193,8 +193,8 @@ func TestDecodeErrors(t *testing.T) {
 		err   error
 		words string
 	}{
-		{"unknown id", msg(1009), Limits{}, ErrUnknownID, "unknown message id 1009"},
-		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n"), Limits{}, ErrUnknownID, "unknown message id 17735"},
+		{"unknown id", msg(1009), Limits{}, ErrUnknownID, "unknown MRD message id 1009"},
+		{"garbage", []byte("GET / HTTP/1.1\r\n\r\n"), Limits{}, ErrUnknownID, "unknown MRD message id 17735"},
 		{"oversized header", msg(IDHeader, le.AppendUint32(nil, 0xffffffff)), Limits{}, ErrOversized, "XML header of 4294967295 bytes > limit 1048576"},
 		{"oversized header, own limit", msg(IDHeader, le.AppendUint32(nil, 101)), Limits{HeaderBytes: 100}, ErrOversized, "XML header of 101 bytes > limit 100"},
 		{"oversized text", msg(IDText, le.AppendUint32(nil, 2<<20)), Limits{}, ErrOversized, "text of 2097152 bytes > limit 1048576"},

@@ -365,10 +365,10 @@ func TestSessionErrors(t *testing.T) {
 		words    string
 		reply    string // the ERROR text's start; "" for none expected
 	}{
-		{"garbage", []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello"), false, nil, ErrUnknownID, "unknown message id 790", "ERROR unknown MRD message id"},
+		{"garbage", []byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello"), false, nil, ErrUnknownID, "unknown MRD message id 790", "ERROR unknown MRD message id 790"},
 		{"truncated acquisition", cat(pre.Bytes(), one.Bytes()[:500]), false, nil, ErrTruncated, "samples of ISMRMRD_ACQUISITION", ""},
 		{"oversized header", cat(le.AppendUint16(nil, 1), make([]byte, 1024)[:0], one.Bytes()[:0], []byte("zero-filled"), make([]byte, 1024-11), le.AppendUint16(nil, 3), le.AppendUint32(nil, 1<<30)), false, nil, ErrOversized, "XML header of 1073741824 bytes > limit 1048576", "ERROR oversized"},
-		{"unknown id", cat(pre.Bytes(), le.AppendUint16(nil, 1030), make([]byte, 64)), false, nil, ErrUnknownID, "unknown message id 1030", "ERROR unknown"},
+		{"unknown id", cat(pre.Bytes(), le.AppendUint16(nil, 1030), make([]byte, 64)), false, nil, ErrUnknownID, "unknown MRD message id 1030", "ERROR unknown MRD message id 1030"},
 		{"disconnect mid-stream", cat(pre.Bytes(), one.Bytes(), one.Bytes()), true, nil, ErrDisconnected, "before its CLOSE (2 acquisitions received)", ""},
 		{"unknown config", unknownConfig.Bytes(), false, nil, ErrRefused, `config "no-such-recon": unknown config`, `ERROR config "no-such-recon": unknown config`},
 		{"handler error", closeOnly.Bytes(), false, &zeroFilled{fail: errors.New("no acquisitions to reconstruct")}, ErrRefused, "no acquisitions", "ERROR no acquisitions to reconstruct"},
