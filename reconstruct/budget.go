@@ -53,7 +53,7 @@ var frontier = map[string][]preset{
 // an antithetic pair, chest / abdomen, dB): 8 views 29.31 / 27.32 with
 // η = 0.85 against 28.89 / 26.57 with 0.5 (at 40 steps 29.96 / 28.46
 // against 29.45 / 27.48; η = 1: 29.01 / 27.71, η = 0.2: 28.11 on the chest);
-// 16 views 34.15 against 34.12 on the chest (a tie); 32 views 37.99 / 36.40
+// 16 views 34.15 / 33.75 against 34.12 / 34.05; 32 views 37.99 / 36.40
 // against 38.89 / 37.15.
 func ctFrontierEta(views int) float64 {
 	if views < 16 {
