@@ -18,7 +18,8 @@ Two kinds of state:
   afresh (a warm restart; docs/results.md measures what it costs).
 --minutes is the total budget summed over every resume; the learning rate is
 constant (EMA does the averaging) and decays over the last 30 % of the budget.
-A GPU is used when torch sees one (tools/train/gpu.sh).
+A GPU is used when torch sees one; tools/train/gpu.sh runs train_gpu.py for both
+modalities on a GPU machine from the committed states.
 """
 import argparse
 import json
