@@ -42,6 +42,9 @@ type Config struct {
 	Dispatch     DispatchConfig `yaml:"dispatch"`
 	Audit        AuditConfig    `yaml:"audit"`
 	HTTP         HTTPConfig     `yaml:"http"`
+	// MRD is the MRD (ISMRMRD) streaming listener of serve (docs/mrd.md);
+	// off unless mrd.listen is set.
+	MRD MRDConfig `yaml:"mrd"`
 	// ONNX configures the score-model runtime of the diffusion
 	// reconstructors.
 	ONNX ONNXConfig `yaml:"onnx"`
@@ -277,6 +280,41 @@ type AuditConfig struct {
 // HTTPConfig is the loopback endpoint for /metrics and /healthz.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"` // empty: none
+}
+
+// MRDConfig is serve's MRD streaming listener (docs/mrd.md, Streaming):
+// Gadgetron clients, FIRE/OpenRecon and python-ismrmrd-server's client.py
+// stream raw data to it; the acquisitions go through the spool, the rules
+// and the job queue like a C-STORE series.
+type MRDConfig struct {
+	// Listen is host:port; empty: no MRD listener (the default).
+	Listen string `yaml:"listen"`
+	// AllowedNetworks are the addresses or CIDR prefixes clients may
+	// connect from (default: loopback only); others are refused and
+	// audited. An empty list allows any address.
+	AllowedNetworks []string `yaml:"allowed_networks"`
+	// Destinations receive the derived series of each session's
+	// reconstruction (names of configured destinations); empty: none
+	// (the images go back on the connection only).
+	Destinations []string `yaml:"destinations"`
+	// MaxSessions bounds the sessions at a time (others are refused).
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxBytes bounds the acquisitions one session holds.
+	MaxBytes Size `yaml:"max_bytes"`
+	// Timeout bounds one session from its connection to its last image,
+	// the reconstruction included.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Networks returns the parsed allowlist.
+func (m *MRDConfig) Networks() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range m.AllowedNetworks {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Size is a byte count written as 1073741824, "512MiB", "1GB" or "0".
@@ -686,6 +724,7 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 	if c.Dispatch.Batch < 1 {
 		bad("dispatch.batch", "must be at least 1")
 	}
+	c.MRD.problems(c, bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -697,6 +736,42 @@ func (c *Config) validate(lines map[string]pos) []Problem {
 		bad("log.format", "%q is not json or console", c.Log.Format)
 	}
 	return errs
+}
+
+func (m *MRDConfig) problems(c *Config, bad func(path, format string, a ...any)) {
+	if m.Listen != "" {
+		if _, port, err := net.SplitHostPort(m.Listen); err != nil || !isDigits(port) {
+			bad("mrd.listen", "%q is not host:port", m.Listen)
+		}
+	}
+	for _, s := range m.AllowedNetworks {
+		if _, err := parsePrefix(s); err != nil {
+			bad("mrd.allowed_networks", "%q is not an address or CIDR prefix", s)
+		}
+	}
+	known := map[string]bool{}
+	for _, d := range c.EffectiveDestinations() {
+		known[d.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, d := range m.Destinations {
+		switch {
+		case !known[d]:
+			bad("mrd.destinations", "%q is not a configured destination", d)
+		case seen[d]:
+			bad("mrd.destinations", "%q is named twice", d)
+		}
+		seen[d] = true
+	}
+	if m.MaxSessions < 1 {
+		bad("mrd.max_sessions", "must be at least 1")
+	}
+	if m.MaxBytes < 1<<20 {
+		bad("mrd.max_bytes", "must be at least 1MiB")
+	}
+	if m.Timeout < Duration(time.Second) {
+		bad("mrd.timeout", "must be at least 1s")
+	}
 }
 
 func validName(s string) bool {

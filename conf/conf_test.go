@@ -2,6 +2,7 @@ package conf
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -132,5 +133,34 @@ func TestProblemsTyped(t *testing.T) {
 	_, err = Parse([]byte("node:\n  ae_title: [A\n  listen: x\n"), "y.yaml")
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line == 0 || !strings.Contains(ce.Problems[0].Msg, "YAML syntax") {
 		t.Errorf("syntax error: %#v", err)
+	}
+}
+
+// TestMRD: the MRD listener is off by default and allows loopback only;
+// a bad address, network, unknown destination and limits are problems at
+// their lines.
+func TestMRD(t *testing.T) {
+	m := Default().MRD
+	if m.Listen != "" || !slices.Equal(m.AllowedNetworks, []string{"127.0.0.0/8", "::1"}) || len(m.Destinations) != 0 ||
+		m.MaxSessions != 4 || m.MaxBytes != 4<<30 || m.Timeout != Duration(30*time.Minute) {
+		t.Errorf("defaults %+v", m)
+	}
+	if nets := m.Networks(); len(nets) != 2 || !nets[0].Contains(netip.MustParseAddr("127.0.0.1")) || nets[1].Contains(netip.MustParseAddr("10.0.0.1")) {
+		t.Errorf("networks %v", nets)
+	}
+	c, err := Parse([]byte("destinations:\n  - {name: pacs, ae_title: PACS, host: pacs.example.org, port: 104}\nmrd:\n  listen: 127.0.0.1:9002\n  allowed_networks: [10.0.0.0/8]\n  destinations: [pacs]\n"), "x.yaml")
+	if err != nil || c.MRD.Listen != "127.0.0.1:9002" || !slices.Equal(c.MRD.Destinations, []string{"pacs"}) || !slices.Equal(c.MRD.AllowedNetworks, []string{"10.0.0.0/8"}) {
+		t.Fatalf("%v %+v", err, c)
+	}
+	_, err = Parse([]byte("mrd:\n  listen: nowhere\n  allowed_networks: [10.0.0.0/33]\n  destinations: [pacs, folder, folder]\n  max_sessions: 0\n  max_bytes: 1KiB\n  timeout: 10ms\n"), "x.yaml")
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *conf.Error: %v", err)
+	}
+	want := []Problem{{2, 3, "mrd.listen", `"nowhere" is not host:port`}, {3, 3, "mrd.allowed_networks", `"10.0.0.0/33" is not an address or CIDR prefix`},
+		{4, 3, "mrd.destinations", `"pacs" is not a configured destination`}, {4, 3, "mrd.destinations", `"folder" is named twice`},
+		{5, 3, "mrd.max_sessions", "must be at least 1"}, {6, 3, "mrd.max_bytes", "must be at least 1MiB"}, {7, 3, "mrd.timeout", "must be at least 1s"}}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems:\n%+v\nwant %+v", ce.Problems, want)
 	}
 }

@@ -405,6 +405,10 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg) {
 		}
 	}
 	if err == nil {
+		// an MRD session waiting for these images gets them (mrd.go)
+		err = mrdKeepResults(w.o.StateDir, job, outputs)
+	}
+	if err == nil {
 		for _, d := range job.Destinations {
 			ob := w.o.Outboxes[d]
 			if ob == nil {

@@ -73,6 +73,12 @@ type Node struct {
 	ln      net.Listener
 	httpSrv *http.Server
 	httpLn  net.Listener
+	// The MRD listener (mrd.go): its sessions' slots, and the sessions
+	// waiting for their series' jobs (by series UID, by job ID; under mu).
+	mrdLn     net.Listener
+	mrdSlots  chan struct{}
+	mrdSeries map[string]*mrdWait
+	mrdJobs   map[string]*mrdWait
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -170,7 +176,8 @@ func New(o Options) (*Node, error) {
 		o.Name, _ = os.Hostname()
 	}
 	n := &Node{o: o, cfg: c, log: o.Log, state: c.Node.StateDir, metrics: NewMetrics(), outbox: map[string]*Outbox{},
-		batchJobs: map[string][]string{}, doneJobs: map[string]bool{}, batchInputs: map[string][]string{}}
+		batchJobs: map[string][]string{}, doneJobs: map[string]bool{}, batchInputs: map[string][]string{},
+		mrdSeries: map[string]*mrdWait{}, mrdJobs: map[string]*mrdWait{}}
 	if err := mkdirDurable(n.state); err != nil {
 		return nil, fmt.Errorf("state folder: %w", err)
 	}
@@ -270,7 +277,7 @@ func (n *Node) Start(ctx context.Context) error {
 			n.log.Error().Err(err).Msg("DICOM listener stopped")
 		}
 	}()
-	return nil
+	return n.startMRD()
 }
 
 // Addr is the DICOM listener's address.
@@ -371,6 +378,7 @@ func (n *Node) track(batch string, jobs, names []string) {
 }
 
 func (n *Node) jobOutcome(id string, s JobStatus) {
+	n.mrdOutcome(id, s)
 	i := strings.LastIndex(id, "-a")
 	if i < 0 {
 		return
@@ -427,6 +435,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	if n.httpSrv != nil {
 		_ = n.httpSrv.Close()
+	}
+	if n.mrdLn != nil {
+		_ = n.mrdLn.Close()
 	}
 	if n.cancel != nil {
 		n.cancel()

@@ -125,7 +125,12 @@ func (n *Node) routeAttempt(b Batch, k int) {
 		log.Warn().Err(err).Msg("first instance unreadable: the rules see no attributes")
 		subj = nil
 	}
-	d := n.rules.Evaluate(subj, rules.Association{CallingAE: b.Series.CallingAE, CalledAE: b.Series.CalledAE, PeerAddr: b.Series.PeerAddr})
+	// A series an MRD session sent is routed as its config name chose
+	// (mrd.go); every other series by the rules.
+	d, fromMRD := n.mrdRouteFor(b)
+	if !fromMRD {
+		d = n.rules.Evaluate(subj, rules.Association{CallingAE: b.Series.CallingAE, CalledAE: b.Series.CalledAE, PeerAddr: b.Series.PeerAddr})
+	}
 	p := decide(d, b, names, time.Now().UTC())
 	ar := n.audit.Event("series-routed", AuditInstancesAccessed, AuditEventID{}, "R", OutcomeSuccess).
 		Str("batch", b.ID).Str("study_uid", b.Series.StudyUID).Str("series_uid", b.Series.SeriesUID).
@@ -137,8 +142,13 @@ func (n *Node) routeAttempt(b Batch, k int) {
 	log.Info().Strs("rules", p.matched).Strs("actions", p.actions).Bool("fallback", d.Fallback).Int("instances", len(files)).Msg("series routed")
 	switch {
 	case len(p.jobs) > 0:
+		if fromMRD {
+			n.mrdRouted(b.Series.SeriesUID, p.jobs)
+		}
 		if !n.publish(b, p.jobs, files, names, log) {
 			n.retryRoute(b, k, log)
+		} else if fromMRD {
+			n.mrdRouteDone(b.Series.SeriesUID)
 		}
 	case p.keep && n.cfg.Series.UnroutedRetention > 0:
 		n.keepUnrouted(b, p, files, log)

@@ -94,6 +94,20 @@ func SummaryLines(cfg *conf.Config, cfgPath string, n NodeAddrs, reconstruction 
 	} else {
 		add("  HTTP         off (http.listen is empty): no /metrics, no /healthz")
 	}
+	if m := cfg.MRD; m.Listen != "" {
+		addr := m.Listen
+		if a, ok := n.(interface{ MRDAddr() net.Addr }); ok && a.MRDAddr() != nil {
+			addr = a.MRDAddr().String()
+		}
+		nets, dests := "any address", "none"
+		if len(m.AllowedNetworks) > 0 {
+			nets = strings.Join(m.AllowedNetworks, ", ")
+		}
+		if len(m.Destinations) > 0 {
+			dests = strings.Join(m.Destinations, ", ")
+		}
+		add("  MRD          %s (MRD streaming, docs/mrd.md) from %s; derived series also to %s", addr, nets, dests)
+	}
 	if n != nil && n.NATSURL() != "" {
 		add("  NATS         %s (JetStream, for remote workers)", n.NATSURL())
 	}

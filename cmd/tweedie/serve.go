@@ -254,5 +254,31 @@ func cmdConfig(args []string) int {
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		fmt.Println("  " + l)
 	}
+	// The MRD streaming listener (docs/mrd.md).
+	if m := c.MRD; m.Listen == "" {
+		fmt.Println("mrd: off (mrd.listen not set)")
+	} else {
+		nets := "any address"
+		if len(m.AllowedNetworks) > 0 {
+			nets = strings.Join(m.AllowedNetworks, ", ")
+		}
+		dests := "none (images go back on the connection only)"
+		if len(m.Destinations) > 0 {
+			dests = strings.Join(m.Destinations, ", ")
+		}
+		fmt.Printf("mrd: listening on %s; clients from %s; derived series to %s; %d sessions at most, %s each, %s of acquisitions\n",
+			m.Listen, nets, dests, m.MaxSessions, time.Duration(m.Timeout), humanSize(int64(m.MaxBytes)))
+	}
 	return 0
+}
+
+// humanSize writes a byte count in binary units.
+func humanSize(b int64) string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	}
+	return fmt.Sprintf("%d bytes", b)
 }

@@ -1,0 +1,222 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tweedie-recon/tweedie/derived"
+	"github.com/tweedie-recon/tweedie/internal/peers"
+	"github.com/tweedie-recon/tweedie/rawdata"
+	"github.com/tweedie-recon/tweedie/rawdata/mrd"
+	"github.com/tweedie-recon/tweedie/rawdata/mrd/stream"
+)
+
+// rampRunner is a test reconstructor: for a raw-data MR input it writes a
+// derived series whose pixel (slice s, row r, column c) is r·cols + c, so
+// that the image sent back shows where each DICOM pixel went.
+var rampRunner Runner = RunnerFunc(func(ctx context.Context, job Job, inputs []string, outDir string) ([]string, error) {
+	var outs []string
+	for _, in := range inputs {
+		k, err := rawdata.ReadMR(in)
+		if err != nil {
+			return nil, Permanent(err)
+		}
+		rows, cols := k.ImageRows, k.ImageCols
+		vol := make([]float32, k.Slices*rows*cols)
+		for i := range vol {
+			vol[i] = float32(i % (rows * cols))
+		}
+		series := DeriveUID(k.SeriesInstanceUID, job.ID, "series")
+		p, err := derived.Write(outDir, &derived.Series{Source: k.Header, Volume: vol, Slices: k.Slices, Rows: rows, Cols: cols,
+			SeriesInstanceUID: series, SeriesNumber: 1001, SeriesDescription: "ramp",
+			SOPInstanceUID: func(i int) string { return rawdata.DeriveUID(series, fmt.Sprint(i)) }}, derived.Options{})
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, p...)
+	}
+	return outs, nil
+})
+
+func mrdDial(t *testing.T, addr string, send func(e *stream.Encoder) error) []*stream.Message {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	go func() {
+		send(stream.NewEncoder(c))
+	}()
+	var out []*stream.Message
+	d := stream.NewDecoder(c, stream.Limits{})
+	for {
+		m, err := d.Next()
+		if err != nil {
+			if err != io.EOF && !strings.Contains(err.Error(), "reset") {
+				t.Logf("reading replies: %v", err)
+			}
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
+// TestMRDSession: an in-process node with mrd.listen. The generator's
+// phantom streamed with config "ramp-rule" (a routing rule whose
+// reconstruct action names the test reconstructor) goes into the spool as
+// a raw-data series from calling AE "MRD", is routed by the session's
+// choice to a job with mrd.destinations, and comes back as one float
+// image whose pixels are the derived image's with x along the DICOM rows
+// (the readout); the derived series also reaches the folder destination.
+// Config "identity" and unknown names get ERROR; a panic in a session
+// ends that session only, audited.
+func TestMRDSession(t *testing.T) {
+	peers.Need(t, "ismrmrd_generate_cartesian_shepp_logan")
+	out := t.TempDir()
+	c := testConfig(t, fmt.Sprintf(`destinations:
+  - {name: results, type: folder, path: %s}
+  - {name: other, type: folder, path: %s}
+mrd:
+  listen: 127.0.0.1:0
+  destinations: [results]
+  timeout: 60s
+routing:
+  rules:
+    - name: ramp-rule
+      match: {SeriesInstanceUID: {equals: "9.9.9"}}
+      actions: [{reconstruct: {reconstructor: ramp, destinations: [other]}}]
+  fallback: [{discard: {}}]
+`, out, t.TempDir()), map[string]Runner{"ramp": rampRunner})
+	tn := startNode(t, c, map[string]Runner{"ramp": rampRunner})
+	addr := tn.MRDAddr().String()
+
+	gen := filepath.Join(t.TempDir(), "p.h5")
+	g := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "32", "-c", "2", "-o", gen)
+	g.Dir = t.TempDir()
+	if b, err := g.CombinedOutput(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, b)
+	}
+	f, err := mrd.Open(gen, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stream1 := func(config string) func(e *stream.Encoder) error {
+		return func(e *stream.Encoder) error {
+			if err := e.WriteConfigFile(config); err != nil {
+				return err
+			}
+			if err := e.WriteHeader(f.Header.Raw); err != nil {
+				return err
+			}
+			for i := 0; i < f.Len(); i++ {
+				h, _ := f.Head(i)
+				data, _ := f.Data(i, nil)
+				if err := e.WriteAcquisition(&mrd.Acquisition{Head: h, Data: data}); err != nil {
+					return err
+				}
+			}
+			return e.WriteClose()
+		}
+	}
+
+	for _, name := range []string{"identity", "nope"} {
+		r := mrdDial(t, addr, stream1(name))
+		if len(r) != 2 || r[0].ID != stream.IDText || !strings.HasPrefix(r[0].Text, fmt.Sprintf("ERROR config %q: unknown: not a reconstructor", name)) ||
+			!strings.Contains(r[0].Text, "ramp") || r[1].ID != stream.IDClose {
+			t.Errorf("config %s: replies %+v", name, r)
+		}
+	}
+
+	// A panic in a session ends that session only, audited.
+	mrdTestHook = func(c stream.Config) {
+		if c.Name == "boom" {
+			panic("test panic")
+		}
+	}
+	t.Cleanup(func() { mrdTestHook = nil })
+	if r := mrdDial(t, addr, stream1("boom")); len(r) != 0 {
+		t.Errorf("panicking session: replies %+v", r)
+	}
+
+	r := mrdDial(t, addr, stream1("ramp-rule"))
+	if len(r) != 2 || r[0].ID != stream.IDImage || r[1].ID != stream.IDClose {
+		t.Fatalf("ramp-rule: replies %+v", r)
+	}
+	im := r[0].Image
+	nx, ny := int(im.Head.MatrixSize[0]), int(im.Head.MatrixSize[1])
+	pix, err := im.Float32s()
+	if err != nil || nx != 32 || ny != 32 {
+		t.Fatalf("image %v: %v", im.Head.MatrixSize, err)
+	}
+	for x := 0; x < nx; x++ {
+		for y := 0; y < ny; y++ {
+			// DICOM row x, column y holds x·cols + y (stored as 16 bits
+			// with a value scale: within a step of 1023/65535)
+			if want := float32(x*ny + y); math.Abs(float64(pix[y*nx+x]-want)) > 0.05 {
+				t.Fatalf("pixel x=%d y=%d is %v, want %v", x, y, pix[y*nx+x], want)
+			}
+		}
+	}
+	waitFor(t, 10*time.Second, "the derived series in the mrd destination", func() bool { return countFiles(out, "*.dcm") == 1 })
+	ap := filepath.Join(tn.state, "audit.log")
+	waitFor(t, 5*time.Second, "four session ends", func() bool { return len(auditEvents(t, ap, "mrd-session-ended")) == 4 })
+	recv := auditEvents(t, ap, "instances-received")
+	if len(recv) != 1 || recv[0]["source_ae"] != "MRD" {
+		t.Errorf("instances-received %v", recv)
+	}
+	routed := auditEvents(t, ap, "series-routed")
+	if len(routed) != 1 || fmt.Sprint(routed[0]["rules_matched"]) != "[ramp-rule]" {
+		t.Errorf("series-routed %v", routed)
+	}
+	fin := auditEvents(t, ap, "job-finished")
+	if len(fin) != 1 || fmt.Sprint(fin[0]["destinations"]) != "[results]" {
+		t.Errorf("job-finished %v", fin)
+	}
+	ends := map[string]map[string]any{} // by config
+	for _, e := range auditEvents(t, ap, "mrd-session-ended") {
+		ends[fmt.Sprint(e["config"])] = e
+	}
+	ok, bad, boom := ends[`config "ramp-rule"`], ends[`config "nope"`], ends[`config "boom"`]
+	if ok["outcome"] != float64(OutcomeSuccess) || ok["images_out"] != float64(1) || bad["outcome"] != float64(OutcomeMinorFailure) ||
+		boom["outcome"] != float64(OutcomeSerious) || !strings.Contains(fmt.Sprint(boom["description"]), "panic in the MRD session: test panic") {
+		t.Errorf("session ends %v", ends)
+	}
+	if n := countFiles(filepath.Join(tn.state, "mrd", "routes"), "*"); n != 0 {
+		t.Errorf("%d routing records left", n)
+	}
+	if n := countFiles(filepath.Join(tn.state, "mrd", "results"), "*"); n != 0 {
+		t.Errorf("%d results folders left", n)
+	}
+}
+
+// TestMRDAllowlist: a client outside mrd.allowed_networks is closed at
+// once and audited as a Security Alert.
+func TestMRDAllowlist(t *testing.T) {
+	c := testConfig(t, "mrd:\n  listen: 127.0.0.1:0\n  allowed_networks: [10.0.0.0/8]\n")
+	tn := startNode(t, c, nil)
+	conn, err := net.Dial("tcp", tn.MRDAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("read %d bytes, %v; want the connection closed", n, err)
+	}
+	conn.Close()
+	ap := filepath.Join(tn.state, "audit.log")
+	waitFor(t, 5*time.Second, "the refusal audited", func() bool { return len(auditEvents(t, ap, "mrd-connection-refused")) == 1 })
+	if ev := auditEvents(t, ap, "mrd-connection-refused")[0]; !strings.Contains(fmt.Sprint(ev["description"]), "allowed_networks") {
+		t.Errorf("event %v", ev)
+	}
+}
