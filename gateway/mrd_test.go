@@ -169,18 +169,40 @@ routing:
 		}
 	}
 	waitFor(t, 10*time.Second, "the derived series in the mrd destination", func() bool { return countFiles(out, "*.dcm") == 1 })
+
+	// Two volumes (the generator's 2× acceleration writes two interleaved
+	// repetitions): two raw-data series, two jobs, an image from each.
+	g2 := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "32", "-c", "2", "-a", "2", "-w", "8", "-o", gen+"2")
+	g2.Dir = t.TempDir()
+	if b, err := g2.CombinedOutput(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, b)
+	}
+	f2, err := mrd.Open(gen+"2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	f1 := f
+	f = f2
+	r2 := mrdDial(t, addr, stream1("ramp"))
+	f = f1
+	if len(r2) != 3 || r2[0].ID != stream.IDImage || r2[1].ID != stream.IDImage || r2[2].ID != stream.IDClose ||
+		r2[0].Image.Head.ImageSeriesIndex != 0 || r2[1].Image.Head.ImageSeriesIndex != 1 || r2[1].Image.Head.ImageIndex != 2 {
+		t.Fatalf("two volumes: replies %+v", r2)
+	}
+	waitFor(t, 10*time.Second, "both derived series in the mrd destination", func() bool { return countFiles(out, "*.dcm") == 3 })
 	ap := filepath.Join(tn.state, "audit.log")
-	waitFor(t, 5*time.Second, "four session ends", func() bool { return len(auditEvents(t, ap, "mrd-session-ended")) == 4 })
+	waitFor(t, 5*time.Second, "five session ends", func() bool { return len(auditEvents(t, ap, "mrd-session-ended")) == 5 })
 	recv := auditEvents(t, ap, "instances-received")
-	if len(recv) != 1 || recv[0]["source_ae"] != "MRD" {
+	if len(recv) != 2 || recv[0]["source_ae"] != "MRD" || fmt.Sprint(recv[1]["series_uids"]) == fmt.Sprint(recv[0]["series_uids"]) || recv[1]["instances"] != float64(2) {
 		t.Errorf("instances-received %v", recv)
 	}
 	routed := auditEvents(t, ap, "series-routed")
-	if len(routed) != 1 || fmt.Sprint(routed[0]["rules_matched"]) != "[ramp-rule]" {
+	if len(routed) != 3 || fmt.Sprint(routed[0]["rules_matched"]) != "[ramp-rule]" || fmt.Sprint(routed[2]["rules_matched"]) != "[mrd:ramp]" {
 		t.Errorf("series-routed %v", routed)
 	}
 	fin := auditEvents(t, ap, "job-finished")
-	if len(fin) != 1 || fmt.Sprint(fin[0]["destinations"]) != "[results]" {
+	if len(fin) != 3 || fmt.Sprint(fin[0]["destinations"]) != "[results]" {
 		t.Errorf("job-finished %v", fin)
 	}
 	ends := map[string]map[string]any{} // by config
