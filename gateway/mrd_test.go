@@ -242,3 +242,43 @@ func TestMRDAllowlist(t *testing.T) {
 		t.Errorf("event %v", ev)
 	}
 }
+
+// TestMRDMaxSessions: beyond mrd.max_sessions a client is told so with an
+// ERROR text and CLOSE, audited; when the session in progress ends, the
+// next one is served.
+func TestMRDMaxSessions(t *testing.T) {
+	c := testConfig(t, "mrd:\n  listen: 127.0.0.1:0\n  max_sessions: 1\n")
+	tn := startNode(t, c, nil)
+	addr := tn.MRDAddr().String()
+	hold, err := net.Dial("tcp", addr) // a session waiting for its config
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := filepath.Join(tn.state, "audit.log")
+	waitFor(t, 5*time.Second, "the first session", func() bool { return len(auditEvents(t, ap, "mrd-session-started")) == 1 })
+	r := mrdDial(t, addr, func(e *stream.Encoder) error { return e.WriteConfigFile("nope") })
+	if len(r) != 2 || r[0].ID != stream.IDText || !strings.HasPrefix(r[0].Text, "ERROR too many MRD sessions") || r[1].ID != stream.IDClose {
+		t.Errorf("second client: replies %+v", r)
+	}
+	if ev := auditEvents(t, ap, "mrd-connection-refused"); len(ev) != 1 || !strings.Contains(fmt.Sprint(ev[0]["description"]), "max_sessions") {
+		t.Errorf("refusal events %v", ev)
+	}
+	hold.Close()
+	waitFor(t, 5*time.Second, "the first session's end", func() bool { return len(auditEvents(t, ap, "mrd-session-ended")) == 1 })
+	// (the slot is given back just after the event is written)
+	for i := 0; i < 50; i++ {
+		r = mrdDial(t, addr, func(e *stream.Encoder) error {
+			if err := e.WriteConfigFile("nope"); err != nil {
+				return err
+			}
+			return e.WriteClose()
+		})
+		if len(r) == 0 || r[0].ID != stream.IDText || !strings.Contains(r[0].Text, "too many") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(r) != 2 || r[0].ID != stream.IDText || !strings.Contains(r[0].Text, "unknown") {
+		t.Errorf("third client: replies %+v", r)
+	}
+}

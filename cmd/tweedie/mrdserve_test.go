@@ -212,6 +212,10 @@ routing:
 	}
 	waitUntil(t, 60*time.Second, "the derived series in Orthanc", func() bool { return orthancInstances(t, o) >= 1 })
 
+	// (each session's event is written once its connection is closed)
+	waitUntil(t, 10*time.Second, "four mrd-session-ended events (WaitPort's empty connection, unknown config, garbage, l1-wavelet)", func() bool {
+		return strings.Count(readFile(filepath.Join(state, "audit.log")), `"event":"mrd-session-ended"`) >= 4
+	})
 	audit := readFile(filepath.Join(state, "audit.log"))
 	for _, ev := range []string{`"event":"mrd-session-started"`, `"event":"mrd-session-ended"`, `"source_ae":"MRD"`,
 		`"rules_matched":["mrd:l1-wavelet"]`, `"event":"job-finished"`, `"event":"instances-transferred"`, `"error_sent":"ERROR config \"no-such-recon\": unknown`} {
