@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,12 +99,7 @@ routing:
 	tn := startNode(t, c, map[string]Runner{"ramp": rampRunner})
 	addr := tn.MRDAddr().String()
 
-	gen := filepath.Join(t.TempDir(), "p.h5")
-	g := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "32", "-c", "2", "-o", gen)
-	g.Dir = t.TempDir()
-	if b, err := g.CombinedOutput(); err != nil {
-		t.Fatalf("generator: %v\n%s", err, b)
-	}
+	gen := peers.MRDPhantom(t, "-m", "32", "-c", "2")
 	f, err := mrd.Open(gen, "")
 	if err != nil {
 		t.Fatal(err)
@@ -172,12 +166,7 @@ routing:
 
 	// Two volumes (the generator's 2× acceleration writes two interleaved
 	// repetitions): two raw-data series, two jobs, an image from each.
-	g2 := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "32", "-c", "2", "-a", "2", "-w", "8", "-o", gen+"2")
-	g2.Dir = t.TempDir()
-	if b, err := g2.CombinedOutput(); err != nil {
-		t.Fatalf("generator: %v\n%s", err, b)
-	}
-	f2, err := mrd.Open(gen+"2", "")
+	f2, err := mrd.Open(peers.MRDPhantom(t, "-m", "32", "-c", "2", "-a", "2", "-w", "8"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -146,12 +145,7 @@ routing:
 	peers.WaitPort(t, mport, 20*time.Second)
 	maddr := fmt.Sprintf("127.0.0.1:%d", mport)
 
-	gen := filepath.Join(t.TempDir(), "phantom.h5")
-	g := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "64", "-c", "4", "-O", "2", "-n", "0.01", "-C", "-o", gen)
-	g.Dir = t.TempDir()
-	if out, err := g.CombinedOutput(); err != nil {
-		t.Fatalf("generator: %v\n%s", err, out)
-	}
+	gen := peers.MRDPhantom(t, "-m", "64", "-c", "4", "-O", "2", "-n", "0.01", "-C")
 	f, err := mrd.Open(gen, "")
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,26 +18,14 @@ import (
 	"github.com/tweedie-recon/tweedie/reconstruct/metrics"
 )
 
-// generator is Debian's ismrmrd-tools phantom writer (ismrmrd 1.8): a
-// Shepp-Logan phantom times birdcage coil sensitivities, Fourier
-// transformed, readout oversampled, with white noise; with -a R it writes R
-// interleaved repetitions, each every R-th line shifted by one (and the
-// -w central lines as calibration), and it stores its ground truth beside
-// the acquisitions: <group>/phantom and <group>/csm.
-const generator = "ismrmrd_generate_cartesian_shepp_logan"
-
-// generate writes a phantom file with the generator's flags.
-func generate(t *testing.T, args ...string) string {
-	t.Helper()
-	peers.Need(t, generator) // Debian package ismrmrd-tools
-	path := filepath.Join(t.TempDir(), "phantom.h5")
-	cmd := exec.Command(generator, append(args, "-o", path)...)
-	cmd.Dir = t.TempDir()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", generator, strings.Join(args, " "), err, out)
-	}
-	return path
-}
+// generate writes a phantom file with the flags of Debian's ismrmrd-tools
+// phantom writer (ismrmrd 1.8, peers.MRDGenerator): a Shepp-Logan phantom
+// times birdcage coil sensitivities, Fourier transformed, readout
+// oversampled, with white noise; with -a R it writes R interleaved
+// repetitions, each every R-th line shifted by one (and the -w central lines
+// as calibration), and it stores its ground truth beside the acquisitions:
+// <group>/phantom and <group>/csm.
+func generate(t *testing.T, args ...string) string { return peers.MRDPhantom(t, args...) }
 
 // truth is the generator's ground truth in tweedie's layout (rows along
 // the readout x, columns along phase y): |phantom(x, y)| · ‖csm(x, y)‖, the

@@ -9,8 +9,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,20 +141,8 @@ func serve(t *testing.T, ctx context.Context, h Handler, lim Limits, client func
 	return nil, nil, nil, nil
 }
 
-// generate writes a phantom with Debian's ismrmrd-tools generator (see
-// package mrd's tests).
-func generate(t *testing.T, args ...string) string {
-	t.Helper()
-	const generator = "ismrmrd_generate_cartesian_shepp_logan"
-	peers.Need(t, generator)
-	path := filepath.Join(t.TempDir(), "phantom.h5")
-	cmd := exec.Command(generator, append(args, "-o", path)...)
-	cmd.Dir = t.TempDir()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", generator, strings.Join(args, " "), err, out)
-	}
-	return path
-}
+// generate writes a phantom with Debian's ismrmrd-tools generator.
+func generate(t *testing.T, args ...string) string { return peers.MRDPhantom(t, args...) }
 
 // truth is |phantom(x, y)| · ‖csm(x, y)‖, indexed x + n·y (the MRD image
 // order), the generator's noiseless coil-combined image.
