@@ -48,9 +48,22 @@ for target in \
   "./gateway FuzzDecodeJob"; do
   set -- $target
   # A failing target's whole output is printed, with the input that failed
-  # (written to the package's testdata/fuzz).
-  go test -json -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" 2>&1 |
-    "$tmp/testreport" -log "$events" -name-tests || status=1
+  # (written to the package's testdata/fuzz). Go 1.26's fuzz coordinator can
+  # also fail a target with a bare "context deadline exceeded" at the end of
+  # -fuzztime when the machine is loaded: a race in its shutdown
+  # (go.dev/issue/75804, fixed in Go 1.27), no input and nothing to
+  # reproduce. Such a run, and only such a run, is repeated once; a second
+  # failure of any kind fails the suite.
+  for try in 1 2; do
+    go test -json -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1" > "$tmp/fuzz.json" 2>&1 && break
+    if [ $try -eq 1 ] && grep -q 'context deadline exceeded' "$tmp/fuzz.json" &&
+      ! grep -q 'Failing input written' "$tmp/fuzz.json"; then
+      echo "$1 $2: Go's fuzzing shutdown race (go.dev/issue/75804, no failing input); once more"
+      continue
+    fi
+    break
+  done
+  "$tmp/testreport" -log "$events" -name-tests < "$tmp/fuzz.json" || status=1
 done
 
 step "Debian package" "scripts/build-deb.sh, then lintian"
