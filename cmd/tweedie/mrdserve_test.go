@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"path/filepath"
 	"strings"
@@ -68,41 +67,6 @@ func mrdSession(t *testing.T, addr string, f *mrd.File, config string) []*stream
 	return out
 }
 
-// mrdTruth is |phantom| · ‖csm‖, the generator's noiseless coil-combined
-// image, indexed x + n·y (the MRD image order).
-func mrdTruth(t *testing.T, f *mrd.File) ([]float64, int) {
-	t.Helper()
-	pd, ph, err := f.Array("phantom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd, csm, err := f.Array("csm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := pd[len(pd)-1]
-	ref := make([]float64, n*n)
-	for i := range ref {
-		var s float64
-		for c := 0; c < cd[1]; c++ {
-			v := csm[c*n*n+i]
-			s += float64(real(v)*real(v) + imag(v)*imag(v))
-		}
-		ref[i] = math.Hypot(float64(real(ph[i])), float64(imag(ph[i]))) * math.Sqrt(s)
-	}
-	return ref, n
-}
-
-func corr32(a []float64, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += a[i] * float64(b[i])
-		aa += a[i] * a[i]
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // TestServeMRD: `tweedie serve` with mrd.listen. A client streams the
 // generator's phantom (64², 4 coils, readout oversampling 2, a noise scan)
 // with config l1-wavelet: the acquisitions go in as raw-data objects
@@ -151,7 +115,7 @@ routing:
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ref, n := mrdTruth(t, f)
+	ref, n := peers.MRDTruth(t, f)
 
 	// An unknown config: ERROR and CLOSE.
 	replies := mrdSession(t, maddr, f, "no-such-recon")
@@ -199,7 +163,7 @@ routing:
 			tr[x*n+y] = pix[y*n+x]
 		}
 	}
-	r, rt := corr32(ref, pix), corr32(ref, tr)
+	r, rt := peers.Correlation(ref, pix), peers.Correlation(ref, tr)
 	t.Logf("l1-wavelet image: correlation %.4f with |phantom|·‖csm‖ (transposed %.4f)", r, rt)
 	if r < 0.98 || rt >= 0.98 {
 		t.Errorf("correlation %.4f (transposed %.4f), want ≥ 0.98 (and the transposed below)", r, rt)

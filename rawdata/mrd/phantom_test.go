@@ -33,31 +33,11 @@ func generate(t *testing.T, args ...string) string { return peers.MRDPhantom(t, 
 // Σ|S|² = 1 recovers (up to a global scale).
 func truth(t *testing.T, f *mrd.File) ([]float32, int) {
 	t.Helper()
-	pd, ph, err := f.Array("phantom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd, csm, err := f.Array("csm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// appendNDArray reverses ISMRMRD's dimensions: phantom is [1][y][x],
-	// csm [1][coil][y][x].
-	n := pd[len(pd)-1]
-	if len(pd) != 3 || pd[1] != n || len(cd) != 4 || cd[2] != n || cd[3] != n {
-		t.Fatalf("phantom %v, csm %v", pd, cd)
-	}
-	coils := cd[1]
+	m, n := peers.MRDTruth(t, f) // x + n·y
 	ref := make([]float32, n*n)
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {
-			var s float64
-			for c := 0; c < coils; c++ {
-				v := csm[(c*n+y)*n+x]
-				s += float64(real(v)*real(v) + imag(v)*imag(v))
-			}
-			p := ph[y*n+x]
-			ref[x*n+y] = float32(math.Hypot(float64(real(p)), float64(imag(p))) * math.Sqrt(s))
+			ref[x*n+y] = float32(m[y*n+x])
 		}
 	}
 	return ref, n

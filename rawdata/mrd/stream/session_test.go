@@ -144,44 +144,6 @@ func serve(t *testing.T, ctx context.Context, h Handler, lim Limits, client func
 // generate writes a phantom with Debian's ismrmrd-tools generator.
 func generate(t *testing.T, args ...string) string { return peers.MRDPhantom(t, args...) }
 
-// truth is |phantom(x, y)| · ‖csm(x, y)‖, indexed x + n·y (the MRD image
-// order), the generator's noiseless coil-combined image.
-func truth(t *testing.T, f *mrd.File) ([]float64, int) {
-	t.Helper()
-	pd, ph, err := f.Array("phantom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd, csm, err := f.Array("csm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := pd[len(pd)-1]
-	if len(pd) != 3 || pd[1] != n || len(cd) != 4 || cd[2] != n || cd[3] != n {
-		t.Fatalf("phantom %v, csm %v", pd, cd)
-	}
-	ref := make([]float64, n*n)
-	for i := range ref {
-		var s float64
-		for c := 0; c < cd[1]; c++ {
-			v := csm[c*n*n+i]
-			s += float64(real(v)*real(v) + imag(v)*imag(v))
-		}
-		ref[i] = math.Hypot(float64(real(ph[i])), float64(imag(ph[i]))) * math.Sqrt(s)
-	}
-	return ref, n
-}
-
-func correlation(a []float64, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += a[i] * float64(b[i])
-		aa += a[i] * a[i]
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // streamFile sends an MRD file as client.py does: the config name, the
 // XML header, a TEXT (client.py's configAdditional), the acquisitions,
 // CLOSE.
@@ -242,7 +204,7 @@ func TestSessionPhantom(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			ref, n := truth(t, f)
+			ref, n := peers.MRDTruth(t, f)
 			h := &zeroFilled{}
 			cerr := make(chan error, 1)
 			sum, err, replies, rerr := serve(t, context.Background(), h, Limits{}, func(conn *net.TCPConn) {
@@ -272,7 +234,7 @@ func TestSessionPhantom(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := correlation(ref, pix)
+				r := peers.Correlation(ref, pix)
 				// the same pixels transposed: an image sent with x and y
 				// swapped would correlate this well, and must not pass
 				tr := make([]float32, len(pix))
@@ -281,7 +243,7 @@ func TestSessionPhantom(t *testing.T) {
 						tr[x*n+y] = pix[y*n+x]
 					}
 				}
-				rt := correlation(ref, tr)
+				rt := peers.Correlation(ref, tr)
 				t.Logf("image %d (repetition %d, series %d): correlation %.4f (transposed %.4f)", i, im.Head.Repetition, im.Head.ImageSeriesIndex, r, rt)
 				if r < c.corr || rt >= c.corr {
 					t.Errorf("image %d: correlation %.4f with the phantom (transposed %.4f), want ≥ %.3f (and the transposed below)", i, r, rt, c.corr)
