@@ -46,7 +46,7 @@ GPU_KEYS = ("gpu_steps", "gpu_seconds", "gpu_device", "gpu_batch_pixels")
 def save_compact(path, ema, step, elapsed, a, nparam, curve, extra=None):
     tmp = path + ".tmp"
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    torch.save({"ema16": {k: v.half() for k, v in ema.state_dict().items()}, "step": step, "elapsed": elapsed,
+    torch.save({"ema16": {k: v.half().cpu() for k, v in ema.state_dict().items()}, "step": step, "elapsed": elapsed,
                 "modality": a.modality, "base": a.base, "nres": a.nres, "parameters": nparam,
                 "ct_window": [D.CT_LOW, D.CT_HIGH], "cranium": a.cranium, "curve": curve,
                 "train_files": train_files(a), **(extra or {})}, tmp)

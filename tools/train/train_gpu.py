@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from unet import UNet, vp_alphas_cumprod  # noqa: E402
 import data as D  # noqa: E402
 import pack  # noqa: E402
+from train import save_compact  # noqa: E402
 
 
 class Pool:
@@ -179,14 +180,9 @@ def main():
 
     def save(train_s):
         # train.py's compact format, plus the GPU's share (read by the next run and the learning-curve plot)
-        p = os.path.join(a.out, f"state_{a.modality}.pt")
-        torch.save({"ema16": {k: v.half().cpu() for k, v in ema.state_dict().items()}, "step": step,
-                    "elapsed": elapsed0 + train_s, "modality": a.modality, "base": a.base, "nres": a.nres,
-                    "parameters": nparam, "ct_window": [D.CT_LOW, D.CT_HIGH], "cranium": a.cranium,
-                    "curve": curve, "gpu_steps": gpu_steps + (step - step0), "gpu_seconds": gpu_seconds + train_s,
-                    "gpu_device": dname, "gpu_batch_pixels": a.pixels,
-                    "train_files": [f for f, _, _ in (D.CT_TRAIN if a.modality == "ct" else D.MR_TRAIN)]}, p + ".tmp")
-        os.replace(p + ".tmp", p)
+        save_compact(os.path.join(a.out, f"state_{a.modality}.pt"), ema, step, elapsed0 + train_s, a, nparam, curve,
+                     {"gpu_steps": gpu_steps + (step - step0), "gpu_seconds": gpu_seconds + train_s,
+                      "gpu_device": dname, "gpu_batch_pixels": a.pixels})
 
     rec, _ = validate(0.0)
     if not curve or curve[-1]["step"] != step:
