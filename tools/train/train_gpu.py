@@ -125,6 +125,9 @@ def main():
     ap.add_argument("--sizes", default="64,96,128,160")
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (a smoke test)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--low-t", type=float, default=0.0,
+                    help="share of each batch with t drawn below --low-t-max instead of over the whole schedule")
+    ap.add_argument("--low-t-max", type=int, default=250)
     a = ap.parse_args()
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if dev.type == "cuda":
@@ -182,7 +185,8 @@ def main():
         # train.py's compact format, plus the GPU's share (read by the next run and the learning-curve plot)
         save_compact(os.path.join(a.out, f"state_{a.modality}.pt"), ema, step, elapsed0 + train_s, a, nparam, curve,
                      {"gpu_steps": gpu_steps + (step - step0), "gpu_seconds": gpu_seconds + train_s,
-                      "gpu_device": dname, "gpu_batch_pixels": a.pixels})
+                      "gpu_device": dname, "gpu_batch_pixels": a.pixels,
+                      "gpu_low_t": [a.low_t, a.low_t_max]})
 
     rec, _ = validate(0.0)
     if not curve or curve[-1]["step"] != step:
@@ -205,6 +209,14 @@ def main():
         with torch.no_grad():
             x0 = pool.batch(rng, size, n).contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, 1000, (n,), device=dev)
+            if a.low_t > 0:
+                # noise-level weighting toward what the default sampler evaluates: a CCDF start at
+                # t0 = 0.2 (Chung, Sim & Ye, CVPR 2022) never asks the network about t > 200; the
+                # rest of the batch keeps the whole schedule for samplers that start from noise.
+                # Reweighting the noise-level distribution: Karras et al., NeurIPS 2022 (EDM, p(σ));
+                # Choi et al., CVPR 2022 (perception-prioritized weighting).
+                low = torch.rand(n, device=dev) < a.low_t
+                t = torch.where(low, torch.randint(0, a.low_t_max, (n,), device=dev), t)
             eps = torch.randn_like(x0)
             ab = abar[t][:, None, None, None]
             xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
