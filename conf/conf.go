@@ -68,7 +68,8 @@ type ONNXConfig struct {
 	// the CPU with a warning. Empty: the environment's TWEEDIE_ONNX_DEVICE,
 	// else auto.
 	Device string `yaml:"device"`
-	// IntraOpThreads is ONNX Runtime's thread count (0: one per core).
+	// IntraOpThreads is ONNX Runtime's thread count (0: the CPUs this
+	// process may use, divided among jobs.workers).
 	IntraOpThreads int `yaml:"intra_op_threads"`
 	// Models is the folder of .onnx models and their cards (empty:
 	// TWEEDIE_MODELS, else ./models).

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,17 @@ func loadConfig(path string) (*conf.Config, error) {
 func onnxConfig(c *conf.Config) onnx.Config {
 	o := c.ONNX
 	return onnx.Config{Library: o.Library, Device: o.Device, IntraOpThreads: o.IntraOpThreads, Models: o.Models}
+}
+
+// shareONNXThreads sets onnx.intra_op_threads, when neither the
+// configuration nor TWEEDIE_ONNX_THREADS sets it, to the CPUs divided
+// among jobs.workers (each worker, in process or a child process, runs its
+// own network evaluations at the same time as the others).
+func shareONNXThreads(c *conf.Config) {
+	if c.ONNX.IntraOpThreads != 0 || os.Getenv(onnx.EnvThreads) != "" || c.Jobs.Workers < 2 {
+		return
+	}
+	c.ONNX.IntraOpThreads = max(1, goruntime.GOMAXPROCS(0)/c.Jobs.Workers)
 }
 
 // scoreRuntime is the diffusion reconstructors' runtime for the
@@ -103,6 +115,7 @@ func cmdServe(args []string) int {
 		log.Error().Err(err).Msg("TLS configuration")
 		return 2
 	}
+	shareONNXThreads(cfg)
 	var sup *isolation.Supervisor
 	if cfg.Jobs.Isolation == "process" {
 		if sup, err = isolation.Prepare(cfg, *cfgPath, log, childArgs); err != nil {

@@ -51,6 +51,7 @@ func cmdWorker(args []string) int {
 	if cfg.Jobs.Workers < 1 {
 		cfg.Jobs.Workers = 1
 	}
+	shareONNXThreads(cfg)
 	log := newLogger(cfg.Log, os.Stderr)
 	return runNode(cfg, log, gateway.Options{Config: cfg, Log: log, Runners: withExtra(pipeline.Runners(scoreRuntime(cfg))), Worker: true})
 }
@@ -83,6 +84,7 @@ func runChildWorker(cfgPath, state, name, natsURL, tokenFile string) int {
 		cfg.NATS.User, cfg.NATS.PasswordFile, cfg.NATS.NKeySeedFile, cfg.NATS.Credentials = "", "", "", ""
 		cfg.NATS.TokenFile = tokenFile
 	}
+	shareONNXThreads(cfg) // serve's jobs.workers children share the CPUs
 	cfg.Jobs.Workers = 1
 	cfg.HTTP.Listen = ""
 	log := newLogger(cfg.Log, os.Stderr).With().Str("process", name).Logger()

@@ -38,8 +38,8 @@ type Config struct {
 	Library string `yaml:"library"`
 	// Device is auto (default), cpu, or cuda[:N].
 	Device string `yaml:"device"`
-	// IntraOpThreads is ONNX Runtime's intra-op thread count (0: its
-	// default, one per core).
+	// IntraOpThreads is ONNX Runtime's intra-op thread count (0: one per
+	// CPU the process may use, runtime.GOMAXPROCS).
 	IntraOpThreads int `yaml:"intra_op_threads"`
 	// Models is the folder of models and their cards (default: the
 	// environment's TWEEDIE_MODELS, else ./models).

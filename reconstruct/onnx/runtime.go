@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 
@@ -51,6 +52,15 @@ func Open(cfg Config, log zerolog.Logger) (*Runtime, error) {
 	}
 	if cfg.IntraOpThreads < 0 {
 		return nil, fmt.Errorf("onnx: intra_op_threads = %d, want ≥ 0", cfg.IntraOpThreads)
+	}
+	if cfg.IntraOpThreads == 0 {
+		// One thread per CPU this process may use (GOMAXPROCS follows the
+		// affinity mask and the cgroup's CPU quota). ONNX Runtime's own
+		// default counts physical cores as its cpuinfo sees them, and on
+		// the 2-vCPU virtual machines here it ran one thread: the CT prior
+		// at 256², batch 10, 172 ms per image against 125 ms with two
+		// (BenchmarkShippedCTBatch, docs/benchmarks.md).
+		cfg.IntraOpThreads = goruntime.GOMAXPROCS(0)
 	}
 	lib, err := cfg.LibraryPath()
 	if err != nil {
