@@ -21,8 +21,8 @@ changed=()
 # 1. Debian packages.
 base=(ca-certificates curl git)
 why_base="ca-certificates and curl: HTTPS to the Go module proxy and to the npm registry (the ONNX Runtime library); git: Go modules outside the proxy"
-test_pkgs=(dcmtk orthanc dicom3tools bart ismrmrd-tools python3-numpy python3-skimage python3-pywt python3-onnx python3-pil python3-torch lintian)
-why_test="real peers and reference implementations the tests compare against: dcmtk (storescp, storescu, dcmdump), orthanc (a PACS), dicom3tools (dciodvfy), bart (pics, ecalib), ismrmrd-tools (MRD phantoms with their ground truth), numpy, scikit-image (iradon, SSIM), pywt, onnx (test graphs), PIL (tools/eval), torch (a resumed training step from the committed priors' state); lintian checks the Debian package"
+test_pkgs=(dcmtk orthanc dicom3tools bart ismrmrd-tools python3-numpy python3-skimage python3-pywt python3-onnx python3-pil python3-torch python3-h5py python3-xsdata lintian)
+why_test="real peers and reference implementations the tests compare against: dcmtk (storescp, storescu, dcmdump), orthanc (a PACS), dicom3tools (dciodvfy), bart (pics, ecalib), ismrmrd-tools (MRD phantoms with their ground truth), numpy, scikit-image (iradon, SSIM), pywt, onnx (test graphs), PIL (tools/eval), torch (a resumed training step from the committed priors' state), h5py and xsdata (what ismrmrd-python needs beside numpy, for the MRD reference client test, TestServeMRDClientPy: ismrmrd-python and python-ismrmrd-server themselves are not in Debian, docs/mrd.md); lintian checks the Debian package"
 want=("${base[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
 mapfile -t missing < <(missing_pkgs "${want[@]}")
