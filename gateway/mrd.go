@@ -506,19 +506,25 @@ func (h *mrdHandler) store(assoc *dimse.AssociationInfo, path string) error {
 
 // mrdImages reads a job's derived images, in instance order, as MRD
 // float magnitude images: x along the readout (the DICOM rows in
-// tweedie's layout), y along phase encoding.
+// tweedie's layout), y along phase encoding, placed in space as each
+// derived image is (mrdGeometry).
 func mrdImages(dir string, series int) ([]*stream.Image, error) {
 	files, err := BatchFiles(dir)
 	if err != nil {
 		return nil, err
 	}
 	var ims []*derived.Image
+	geom := map[*derived.Image]*stream.ImageHeader{}
 	for _, f := range files {
 		im, err := derived.ReadImage(f)
 		if err != nil {
 			return nil, err
 		}
 		ims = append(ims, im)
+		var g stream.ImageHeader
+		if mrdGeometry(f, &g) {
+			geom[im] = &g
+		}
 	}
 	// The images proper: a reconstructor that also writes a map (the
 	// "-std" series of the diffusion reconstructors' uncertainty) writes
@@ -552,11 +558,76 @@ func mrdImages(dir string, series int) ([]*stream.Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		if g := geom[im]; g != nil {
+			m.Head.FieldOfView, m.Head.Position = g.FieldOfView, g.Position
+			m.Head.ReadDir, m.Head.PhaseDir, m.Head.SliceDir = g.ReadDir, g.PhaseDir, g.SliceDir
+		}
 		m.Head.Slice = uint16(s)
 		m.Head.ImageSeriesIndex = uint16(series)
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// mrdGeometry fills the spatial fields of an MRD image header from a
+// derived image's Image Orientation (Patient), Image Position (Patient),
+// Pixel Spacing and Slice Thickness, and reports whether it found them.
+// The fields are ISMRMRD_ImageHeader's (ismrmrd.h; doc/mrd_image_data.md):
+// field_of_view the size in mm of each of the image's 3 dimensions,
+// position the centre of the image in LPS coordinates relative to the
+// isocentre (not DICOM's first voxel), read_dir and phase_dir the
+// direction cosines of the image's x and y, slice_dir their cross
+// product (the slice normal as ISMRMRD defines it). In tweedie's layout
+// the image's x is the DICOM row index, so x runs along the column
+// direction cosine (the second triplet of the orientation, the readout
+// of a 2D acquisition) and y along the row direction cosine (the first,
+// phase encoding); Pixel Spacing is the spacing between rows (along x)
+// then between columns (along y). Without them (PS3.3 §C.7.6.2: they are
+// Type 1 in MR images, but the image may come from elsewhere) the header
+// keeps zeros, as before.
+func mrdGeometry(path string, g *stream.ImageHeader) bool {
+	h, err := ReadHeader(path)
+	if err != nil {
+		return false
+	}
+	sub, err := h.Subject()
+	if err != nil {
+		return false
+	}
+	floats := func(attr string, n int) []float64 {
+		v, ok := sub.Values(attr)
+		if !ok || len(v) != n {
+			return nil
+		}
+		out := make([]float64, n)
+		for i, s := range v {
+			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil
+			}
+			out[i] = f
+		}
+		return out
+	}
+	iop, ipp, ps := floats("ImageOrientationPatient", 6), floats("ImagePositionPatient", 3), floats("PixelSpacing", 2)
+	rows, cols := floats("Rows", 1), floats("Columns", 1)
+	if iop == nil || ipp == nil || ps == nil || rows == nil || cols == nil {
+		return false
+	}
+	thick := 0.0
+	if t := floats("SliceThickness", 1); t != nil {
+		thick = t[0]
+	}
+	x := [3]float64{iop[3], iop[4], iop[5]}
+	y := [3]float64{iop[0], iop[1], iop[2]}
+	z := [3]float64{x[1]*y[2] - x[2]*y[1], x[2]*y[0] - x[0]*y[2], x[0]*y[1] - x[1]*y[0]}
+	hx, hy := (rows[0]-1)/2*ps[0], (cols[0]-1)/2*ps[1]
+	for i := 0; i < 3; i++ {
+		g.ReadDir[i], g.PhaseDir[i], g.SliceDir[i] = float32(x[i]), float32(y[i]), float32(z[i])
+		g.Position[i] = float32(ipp[i] + hx*x[i] + hy*y[i])
+	}
+	g.FieldOfView = [3]float32{float32(ps[0] * rows[0]), float32(ps[1] * cols[0]), float32(thick)}
+	return true
 }
 
 // seriesNumber reads the series number of derived.Image.Name

@@ -162,6 +162,16 @@ routing:
 			}
 		}
 	}
+	// Placed as the derived image is (mrdGeometry): the generator's
+	// acquisitions carry no directions, so an axial slice centred on the
+	// isocentre, x (the readout) along posterior, y along left, slice_dir
+	// read × phase, the field of view the header's reconSpace.
+	fov := f.Header.Encoding[0].ReconSpace.FOV
+	hd := im.Head
+	if hd.FieldOfView != [3]float32{float32(fov.X), float32(fov.Y), float32(fov.Z)} || hd.Position != [3]float32{} ||
+		hd.ReadDir != [3]float32{0, 1, 0} || hd.PhaseDir != [3]float32{1, 0, 0} || hd.SliceDir != [3]float32{0, 0, -1} {
+		t.Errorf("image field of view %v (want %+v), position %v, read %v, phase %v, slice %v", hd.FieldOfView, fov, hd.Position, hd.ReadDir, hd.PhaseDir, hd.SliceDir)
+	}
 	waitFor(t, 10*time.Second, "the derived series in the mrd destination", func() bool { return countFiles(out, "*.dcm") == 1 })
 
 	// Two volumes (the generator's 2× acceleration writes two interleaved
@@ -269,5 +279,49 @@ func TestMRDMaxSessions(t *testing.T) {
 	}
 	if len(r) != 2 || r[0].ID != stream.IDText || !strings.Contains(r[0].Text, "unknown") {
 		t.Errorf("third client: replies %+v", r)
+	}
+}
+
+// TestMRDGeometry: an oblique, non-square derived image (4 rows × 6
+// columns, spacing 1.5 mm between rows and 2 mm between columns, 3 mm
+// thick) comes back with ISMRMRD's geometry: read_dir the column cosine
+// (x is the DICOM row index), phase_dir the row cosine, slice_dir read ×
+// phase, field_of_view 6 × 12 × 3 mm and position the image's centre,
+// 1.5 rows and 2.5 columns from the first voxel.
+func TestMRDGeometry(t *testing.T) {
+	c, s := math.Cos(0.3), math.Sin(0.3)
+	row, col := [3]float64{c, s, 0}, [3]float64{0, 0, -1} // along a row, down a column
+	first := [3]float64{10, -20, 30}
+	var src rawdata.Header
+	src.Modality, src.StudyInstanceUID, src.PatientID = "MR", "2.25.1", "P"
+	src.Orientation = [6]float64{row[0], row[1], row[2], col[0], col[1], col[2]}
+	src.Positions, src.PixelSpacing, src.SliceThickness = [][3]float64{first}, [2]float64{1.5, 2}, 3
+	paths, err := derived.Write(t.TempDir(), &derived.Series{Source: src, Volume: make([]float32, 24), Slices: 1, Rows: 4, Cols: 6,
+		SeriesInstanceUID: "2.25.2", SOPInstanceUID: func(int) string { return "2.25.3" }, SeriesNumber: 1001, SeriesDescription: "t"}, derived.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g stream.ImageHeader
+	if !mrdGeometry(paths[0], &g) {
+		t.Fatal("no geometry read")
+	}
+	f32 := func(v [3]float64) [3]float32 { return [3]float32{float32(v[0]), float32(v[1]), float32(v[2])} }
+	centre := [3]float64{}
+	for i := range centre {
+		centre[i] = first[i] + 1.5*1.5*col[i] + 2.5*2*row[i]
+	}
+	slice := [3]float64{col[1]*row[2] - col[2]*row[1], col[2]*row[0] - col[0]*row[2], col[0]*row[1] - col[1]*row[0]}
+	near := func(a, b [3]float32) bool {
+		for i := range a {
+			if math.Abs(float64(a[i]-b[i])) > 1e-4 {
+				return false
+			}
+		}
+		return true
+	}
+	if !near(g.ReadDir, f32(col)) || !near(g.PhaseDir, f32(row)) || !near(g.SliceDir, f32(slice)) ||
+		!near(g.FieldOfView, [3]float32{6, 12, 3}) || !near(g.Position, f32(centre)) {
+		t.Errorf("read %v phase %v slice %v fov %v position %v; want read %v phase %v slice %v fov [6 12 3] position %v",
+			g.ReadDir, g.PhaseDir, g.SliceDir, g.FieldOfView, g.Position, col, row, slice, centre)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,9 @@ for g in d.list():
         out.append({'group': g, 'matrix_size': [int(v) for v in h.matrix_size], 'channels': int(h.channels),
                     'data_type': int(h.data_type), 'image_type': int(h.image_type), 'image_index': int(h.image_index),
                     'image_series_index': int(h.image_series_index), 'slice': int(h.slice),
+                    'field_of_view': [float(v) for v in h.field_of_view], 'position': [float(v) for v in h.position],
+                    'read_dir': [float(v) for v in h.read_dir], 'phase_dir': [float(v) for v in h.phase_dir],
+                    'slice_dir': [float(v) for v in h.slice_dir],
                     'meta': {k: im.meta[k] for k in im.meta.keys()}, 'dtype': str(im.data.dtype),
                     'pixels': [float(v) for v in im.data.ravel()]})
 d.close()
@@ -56,6 +60,11 @@ type clientPyImage struct {
 	ImageIndex       int            `json:"image_index"`
 	ImageSeriesIndex int            `json:"image_series_index"`
 	Slice            int            `json:"slice"`
+	FieldOfView      [3]float64     `json:"field_of_view"`
+	Position         [3]float64     `json:"position"`
+	ReadDir          [3]float64     `json:"read_dir"`
+	PhaseDir         [3]float64     `json:"phase_dir"`
+	SliceDir         [3]float64     `json:"slice_dir"`
 	Meta             map[string]any `json:"meta"`
 	DType            string         `json:"dtype"`
 	Pixels           []float32      `json:"pixels"`
@@ -69,7 +78,8 @@ type clientPyImage struct {
 // dds. For each: client.py exits 0 after tweedie's CLOSE, having received
 // one image; ismrmrd-python reads that image back from the file client.py
 // wrote — 128 × 128 × 1, one channel, ISMRMRD_FLOAT magnitude,
-// image_series_index 0, image_index 1, attributes DataRole Image — and it
+// image_series_index 0, image_index 1, attributes DataRole Image, the
+// field of view, position and directions of the derived image — and it
 // correlates with |phantom| · ‖csm‖ (≥ 0.98, the transposed image below
 // 0.5); the derived series that lands in Orthanc (mrd.destinations) holds
 // the same image (correlation ≥ 0.9999 with the MRD one, its 16-bit
@@ -134,6 +144,7 @@ routing:
 		t.Fatal(err)
 	}
 	ref, n := peers.MRDTruth(t, f)
+	fov := f.Header.Encoding[0].ReconSpace.FOV
 	f.Close()
 
 	seen := map[string]bool{} // Orthanc's instances already matched
@@ -184,6 +195,19 @@ routing:
 			im.ImageType != 1 || im.ImageIndex != 1 || im.ImageSeriesIndex != 0 || im.Slice != 0 || im.Meta["DataRole"] != "Image" || len(im.Pixels) != n*n {
 			t.Fatalf("%s: image %s %v × %d channels, data type %d (%s), image type %d, index %d, series %d, slice %d, meta %v, %d pixels",
 				config, im.Group, im.MatrixSize, im.Channels, im.DataType, im.DType, im.ImageType, im.ImageIndex, im.ImageSeriesIndex, im.Slice, im.Meta, len(im.Pixels))
+		}
+		// Where the image is: the generator's acquisitions carry no
+		// directions, so the node places it as an axial slice centred on
+		// the isocentre (docs/mrd.md), its x (the readout) along
+		// posterior, y along left; the field of view is the header's
+		// reconSpace.
+		near := func(a, b [3]float64) bool {
+			return math.Abs(a[0]-b[0]) < 1e-3 && math.Abs(a[1]-b[1]) < 1e-3 && math.Abs(a[2]-b[2]) < 1e-3
+		}
+		if !near(im.FieldOfView, [3]float64{fov.X, fov.Y, fov.Z}) || !near(im.Position, [3]float64{}) ||
+			!near(im.ReadDir, [3]float64{0, 1, 0}) || !near(im.PhaseDir, [3]float64{1, 0, 0}) || !near(im.SliceDir, [3]float64{0, 0, -1}) {
+			t.Errorf("%s: image field of view %v mm (want %v), position %v, read %v, phase %v, slice %v",
+				config, im.FieldOfView, fov, im.Position, im.ReadDir, im.PhaseDir, im.SliceDir)
 		}
 		tr := make([]float32, n*n)
 		for x := 0; x < n; x++ {
