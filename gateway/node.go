@@ -378,6 +378,14 @@ func (n *Node) track(batch string, jobs, names []string) {
 }
 
 func (n *Node) jobOutcome(id string, s JobStatus) {
+	if s.State == "done" && s.Outputs > 0 {
+		// A worker in another process (serve's child, or a worker on this
+		// state folder) put its outputs into the outboxes: send them now
+		// rather than at the next idle poll, up to ten backoff steps away.
+		for _, ob := range n.outbox {
+			ob.Poke()
+		}
+	}
 	n.mrdOutcome(id, s)
 	i := strings.LastIndex(id, "-a")
 	if i < 0 {

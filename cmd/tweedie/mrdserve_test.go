@@ -92,6 +92,10 @@ http:
   listen: ""
 destinations:
   - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
+# The outbox's idle poll is then ten minutes: the image reaches Orthanc
+# within the test only because the job's outcome wakes the outbox that the
+# worker process wrote into.
+dispatch: {backoff_initial: 1m, backoff_max: 1m}
 mrd:
   listen: 127.0.0.1:%d
   destinations: [pacs]
