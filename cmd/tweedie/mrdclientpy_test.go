@@ -116,23 +116,7 @@ func TestServeMRDClientPy(t *testing.T) {
 	o := peers.StartOrthanc(t, nil)
 	port, mport := peers.FreePort(t), peers.FreePort(t)
 	state := t.TempDir()
-	cfg := writeConfig(t, fmt.Sprintf(`node:
-  listen: 127.0.0.1:%d
-  state_dir: %s
-series:
-  timeout: 500ms
-http:
-  listen: ""
-destinations:
-  - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
-mrd:
-  listen: 127.0.0.1:%d
-  destinations: [pacs]
-  timeout: 4m
-routing:
-  rules: []
-  fallback: [{discard: {}}]
-`, port, state, o.DICOMPort, mport))
+	cfg := mrdServeConfig(t, o, port, mport, state)
 	var logs lockedBuffer
 	serve := startServe(t, cfg, port, &logs)
 	t.Cleanup(func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() })

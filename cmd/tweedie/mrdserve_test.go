@@ -83,27 +83,7 @@ func TestServeMRD(t *testing.T) {
 	o := peers.StartOrthanc(t, nil)
 	port, mport := peers.FreePort(t), peers.FreePort(t)
 	state := t.TempDir()
-	cfg := writeConfig(t, fmt.Sprintf(`node:
-  listen: 127.0.0.1:%d
-  state_dir: %s
-series:
-  timeout: 500ms
-http:
-  listen: ""
-destinations:
-  - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
-# The outbox's idle poll is then ten minutes: the image reaches Orthanc
-# within the test only because the job's outcome wakes the outbox that the
-# worker process wrote into.
-dispatch: {backoff_initial: 1m, backoff_max: 1m}
-mrd:
-  listen: 127.0.0.1:%d
-  destinations: [pacs]
-  timeout: 4m
-routing:
-  rules: []
-  fallback: [{discard: {}}]
-`, port, state, o.DICOMPort, mport))
+	cfg := mrdServeConfig(t, o, port, mport, state)
 	if out, code := run(t, "config", "check", cfg); code != 0 || !strings.Contains(out, fmt.Sprintf("mrd: listening on 127.0.0.1:%d; clients from 127.0.0.0/8, ::1; derived series to pacs", mport)) {
 		t.Errorf("config check: exit %d\n%s", code, out)
 	}
@@ -173,6 +153,10 @@ routing:
 		t.Errorf("correlation %.4f (transposed %.4f), want ≥ 0.98 (and the transposed below)", r, rt)
 	}
 	waitUntil(t, 60*time.Second, "the derived series in Orthanc", func() bool { return orthancInstances(t, o) >= 1 })
+	// (the outbox writes its event after the association, which Orthanc may show the instance before)
+	waitUntil(t, 10*time.Second, "the instances-transferred event", func() bool {
+		return strings.Contains(readFile(filepath.Join(state, "audit.log")), `"event":"instances-transferred"`)
+	})
 
 	// (each session's event is written once its connection is closed)
 	waitUntil(t, 10*time.Second, "four mrd-session-ended events (WaitPort's empty connection, unknown config, garbage, l1-wavelet)", func() bool {
@@ -191,4 +175,30 @@ routing:
 	if strings.Contains(logs.String(), "panic") {
 		t.Errorf("a panic in the log:\n%s", logs.String())
 	}
+}
+
+// mrdServeConfig writes the configuration of the MRD serve tests: DICOM on
+// port, MRD on mport, Orthanc o as the one destination and as
+// mrd.destinations, nothing else routed. The outbox's idle poll is ten
+// minutes: a derived image reaches Orthanc within a test only because the
+// job's outcome wakes the outbox that the worker process wrote into.
+func mrdServeConfig(t *testing.T, o *peers.Orthanc, port, mport int, state string) string {
+	return writeConfig(t, fmt.Sprintf(`node:
+  listen: 127.0.0.1:%d
+  state_dir: %s
+series:
+  timeout: 500ms
+http:
+  listen: ""
+destinations:
+  - {name: pacs, ae_title: ORTHANC, host: 127.0.0.1, port: %d}
+dispatch: {backoff_initial: 1m, backoff_max: 1m}
+mrd:
+  listen: 127.0.0.1:%d
+  destinations: [pacs]
+  timeout: 4m
+routing:
+  rules: []
+  fallback: [{discard: {}}]
+`, port, state, o.DICOMPort, mport))
 }
