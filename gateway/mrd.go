@@ -368,16 +368,20 @@ func (h *mrdHandler) Configure(_ context.Context, c stream.Config) error {
 }
 
 // Reconstruct wraps the acquisitions into raw-data objects, puts them
-// into the spool as the Storage SCP does, waits for their jobs and
-// returns the derived images.
-func (h *mrdHandler) Reconstruct(ctx context.Context, req *stream.Request) ([]*stream.Image, error) {
+// into the spool as the Storage SCP does, waits for their jobs and sends
+// each series' derived images, in series order, as soon as its job (and
+// those of the series before it) is done: a session of several
+// repetitions or contrasts gets the first before the last is
+// reconstructed. The slices of one series come together, as the
+// reconstructors return a series at once.
+func (h *mrdHandler) Reconstruct(ctx context.Context, req *stream.Request, send func(*stream.Image) error) error {
 	n := h.n
 	if n.spool == nil {
-		return nil, errors.New("this node does not spool (a worker)")
+		return errors.New("this node does not spool (a worker)")
 	}
 	ks, rep, err := mrd.Wrap(req.Header, req.Acquisitions, mrd.WrapOptions{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n.log.Info().Str("mrd_client", h.remote.String()).Str("summary", rep.String()).Msg("MRD acquisitions wrapped")
 	if req.Header.Study == nil || req.Header.Study.StudyInstanceUID == "" {
@@ -390,7 +394,7 @@ func (h *mrdHandler) Reconstruct(ctx context.Context, req *stream.Request) ([]*s
 	for _, k := range ks {
 		uid := k.SeriesInstanceUID
 		if err := writeJSONDurable(n.mrdDir("routes", uid+".json"), h.route); err != nil {
-			return nil, fmt.Errorf("recording the routing of the series: %w", err)
+			return fmt.Errorf("recording the routing of the series: %w", err)
 		}
 		w := &mrdWait{job: make(chan string, 1), status: make(chan JobStatus, 1)}
 		n.mu.Lock()
@@ -400,40 +404,44 @@ func (h *mrdHandler) Reconstruct(ctx context.Context, req *stream.Request) ([]*s
 		h.waits = append(h.waits, w)
 	}
 	if err := h.spool(ks); err != nil {
-		return nil, err
+		return err
 	}
-	// Wait for each series' job, then its outcome.
-	var out []*stream.Image
+	// Wait for each series' job, then its outcome, in series order; send
+	// its images at once.
+	sent := 0
 	for i, w := range h.waits {
 		var id string
 		select {
 		case id = <-w.job:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("series %s was not routed in time: %w", h.series[i], ctx.Err())
+			return fmt.Errorf("series %s was not routed in time: %w", h.series[i], ctx.Err())
 		}
 		h.jobs = append(h.jobs, id)
 		var st JobStatus
 		select {
 		case st = <-w.status:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("job %s did not finish in time: %w", id, ctx.Err())
+			return fmt.Errorf("job %s did not finish in time: %w", id, ctx.Err())
 		}
 		if st.State != "done" {
-			return nil, fmt.Errorf("job %s: %s: %s", id, st.State, st.Reason)
+			return fmt.Errorf("job %s: %s: %s", id, st.State, st.Reason)
 		}
 		ims, err := mrdImages(mrdResultsDir(n.state, id), i)
 		if err != nil {
-			return nil, fmt.Errorf("job %s: %w", id, err)
+			return fmt.Errorf("job %s: %w", id, err)
 		}
 		if len(ims) == 0 && st.Outputs > 0 {
-			return nil, fmt.Errorf("job %s ran on a worker with another state folder: its %d images went to %v but cannot be sent back", id, st.Outputs, h.route.Destinations)
+			return fmt.Errorf("job %s ran on a worker with another state folder: its %d images went to %v but cannot be sent back", id, st.Outputs, h.route.Destinations)
 		}
-		out = append(out, ims...)
+		for _, im := range ims {
+			sent++
+			im.Head.ImageIndex = uint16(sent)
+			if err := send(im); err != nil {
+				return err
+			}
+		}
 	}
-	for i, im := range out {
-		im.Head.ImageIndex = uint16(i + 1)
-	}
-	return out, nil
+	return nil
 }
 
 // spool writes each raw-data object and hands its data set to the spool

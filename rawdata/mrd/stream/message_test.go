@@ -328,7 +328,10 @@ func (fuzzHandler) Configure(_ context.Context, c Config) error {
 	return nil
 }
 
-func (fuzzHandler) Reconstruct(_ context.Context, req *Request) ([]*Image, error) {
+func (fuzzHandler) Reconstruct(_ context.Context, req *Request, send func(*Image) error) error {
 	im, err := NewFloatImage(2, 1, 1, 1, []float32{float32(len(req.Acquisitions)), float32(req.Waveforms)})
-	return []*Image{im}, err
+	if err != nil {
+		return err
+	}
+	return send(im)
 }

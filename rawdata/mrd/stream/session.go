@@ -44,9 +44,13 @@ type Handler interface {
 	// "ERROR …" and the session closes without reading the data further.
 	Configure(ctx context.Context, c Config) error
 	// Reconstruct is called after the client's CLOSE with everything it
-	// sent; its images go back to the client, then CLOSE. An error goes
-	// back as "ERROR …".
-	Reconstruct(ctx context.Context, req *Request) ([]*Image, error)
+	// sent. It hands each image to send as soon as it has one, and send
+	// writes it to the client at once (an IMAGE message), so a client sees
+	// the first series before the last is done; an error from send means
+	// the client can no longer be written to, and Reconstruct returns it.
+	// After Reconstruct returns nil the session sends CLOSE; an error goes
+	// back as "ERROR …" (after the images already sent), then CLOSE.
+	Reconstruct(ctx context.Context, req *Request, send func(*Image) error) error
 }
 
 // Errors of Session.Run besides the Decoder's.
@@ -218,15 +222,23 @@ func (s *Session) run(ctx context.Context, sum *Summary) error {
 			if req.Header == nil {
 				return s.refuse(nil, enc, sum, "CLOSE without an XML header")
 			}
-			images, err := s.Handler.Reconstruct(ctx, req)
-			if err != nil {
-				return s.refuse(nil, enc, sum, err.Error())
-			}
-			for i, im := range images {
+			var sendErr error // the connection failed: no ERROR reply can follow
+			send := func(im *Image) error {
+				if sendErr != nil {
+					return sendErr
+				}
 				if err := enc.WriteImage(im); err != nil {
-					return fmt.Errorf("sending image %d of %d: %w", i+1, len(images), err)
+					sendErr = fmt.Errorf("sending image %d: %w", sum.ImagesOut+1, err)
+					return sendErr
 				}
 				sum.ImagesOut++
+				return nil
+			}
+			if err := s.Handler.Reconstruct(ctx, req, send); err != nil || sendErr != nil {
+				if sendErr != nil {
+					return sendErr
+				}
+				return s.refuse(nil, enc, sum, err.Error())
 			}
 			if err := enc.WriteClose(); err != nil {
 				return fmt.Errorf("sending CLOSE: %w", err)

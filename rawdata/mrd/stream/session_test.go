@@ -33,11 +33,24 @@ func (h *zeroFilled) Configure(_ context.Context, c Config) error {
 	return nil
 }
 
-func (h *zeroFilled) Reconstruct(_ context.Context, req *Request) ([]*Image, error) {
+func (h *zeroFilled) Reconstruct(_ context.Context, req *Request, send func(*Image) error) error {
 	h.got = req
 	if h.fail != nil {
-		return nil, h.fail
+		return h.fail
 	}
+	out, err := h.images(req)
+	if err != nil {
+		return err
+	}
+	for _, im := range out {
+		if err := send(im); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *zeroFilled) images(req *Request) ([]*Image, error) {
 	vols, _, err := mrd.Assemble(req.Header, req.Acquisitions, mrd.Options{})
 	if err != nil {
 		return nil, err
@@ -411,5 +424,75 @@ func TestSessionBounds(t *testing.T) {
 				t.Fatalf("replies %+v, summary %+v", replies, sum)
 			}
 		})
+	}
+}
+
+// twoSeries sends one image, waits until the test's client has read it,
+// then sends a second: a session that kept the images until Reconstruct
+// returned would never let the client see the first, and the handler
+// gives up after a while and fails.
+type twoSeries struct{ read chan struct{} }
+
+func (twoSeries) Configure(context.Context, Config) error { return nil }
+
+func (h twoSeries) Reconstruct(ctx context.Context, _ *Request, send func(*Image) error) error {
+	for i := 0; i < 2; i++ {
+		im, err := NewFloatImage(2, 1, 1, 1, []float32{float32(i), 1})
+		if err != nil {
+			return err
+		}
+		im.Head.ImageSeriesIndex = uint16(i)
+		if err := send(im); err != nil {
+			return err
+		}
+		if i == 0 {
+			select {
+			case <-h.read:
+			case <-time.After(10 * time.Second):
+				return errors.New("the client did not get the first image before Reconstruct returned")
+			}
+		}
+	}
+	return nil
+}
+
+// TestSessionStreamsImages: each image goes to the client when the handler
+// hands it over, not when the reconstruction ends; then CLOSE.
+func TestSessionStreamsImages(t *testing.T) {
+	srv, cli := net.Pipe() // unbuffered: a write completes only when the other side reads
+	defer cli.Close()
+	h := twoSeries{read: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&Session{Conn: srv, Handler: h}).Run(context.Background())
+		srv.Close()
+		done <- err
+	}()
+	go func() {
+		e := NewEncoder(cli)
+		e.WriteConfigFile("any")
+		e.WriteHeader(testHeader)
+		e.WriteClose()
+	}()
+	d := NewDecoder(cli, Limits{})
+	var got []ID
+	for {
+		m, err := d.Next()
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, m.ID)
+		if m.ID == IDImage && len(got) == 1 {
+			close(h.read)
+		}
+		if m.ID == IDClose || m.ID == IDText {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("session: %v (messages %v)", err, got)
+	}
+	if len(got) != 3 || got[0] != IDImage || got[1] != IDImage || got[2] != IDClose {
+		t.Errorf("messages %v, want IMAGE, IMAGE, CLOSE", got)
 	}
 }
