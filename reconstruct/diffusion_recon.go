@@ -36,7 +36,7 @@ import (
 //
 // Each serves MR and CT alike: the input decides the physics (SENSE or the
 // projector) and the model (the card's modality). Parameters (rules and --set): model, nfe, eta, gamma,
-// gamma_schedule, cg_iters, t0, init, samples, antithetic, seed, batch, snr,
+// gamma_schedule, cg_iters, t0, init, init_iter, samples, antithetic, seed, batch, snr,
 // zeta, vjp, lambda_z, rho_z, pad, budget; see docs/models.md. dds with none
 // of nfe, samples, t0, antithetic and init runs on DefaultBudget per slice
 // (budget.go); budget=off restores the fixed defaults.
@@ -66,6 +66,8 @@ func (d *diffusionRecon) Modality() string { return "" }
 type diffParams struct {
 	model, init, vjp, gammaSched string
 	nfe, cgIters, samples, batch int
+	initIter                     int
+	initIterByViews              bool // the budget chooses init_iter by the CT views (ctInitIter)
 	eta, gamma, t0, snr, zeta    float64
 	lambdaZ, rhoZ                float64
 	seed                         uint64
@@ -88,6 +90,7 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		eta:        p.Float("eta", 0.85),
 		gammaSched: p.String("gamma_schedule", "const"),
 		cgIters:    p.Int("cg_iters", 5),
+		initIter:   p.Int("init_iter", 0),
 		t0:         p.Float("t0", 1),
 		init:       p.String("init", defInit),
 		samples:    p.Int("samples", 1),
@@ -105,6 +108,9 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 		if _, err := fmt.Sscan(gs, &q.gamma); err != nil {
 			return nil, fmt.Errorf("parameters: gamma=%q is not a number or inf", gs)
 		}
+	}
+	if q.initIter < 0 {
+		return nil, fmt.Errorf("parameters: init_iter=%d, want ≥ 0 (0: the start's own default)", q.initIter)
 	}
 	if s := p.String("seed", ""); s != "" {
 		if _, err := fmt.Sscan(s, &q.seed); err != nil {
@@ -133,6 +139,7 @@ func (d *diffusionRecon) params(p *Params, modality string) (*diffParams, error)
 			return nil, fmt.Errorf("parameters: budget is measured for dds; %s takes nfe and samples", d.name)
 		}
 		q.init, q.t0 = budgetInit[modality], frontier[modality][0].t0
+		q.initIterByViews = !p.Has("init_iter")
 	}
 	switch a := p.String("antithetic", "false"); a {
 	case "true", "false":
@@ -532,6 +539,9 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 	slices := make([]diffusion.Slice[float32], ct.Slices)
 	// Network intensity x = a·μ + b for each slice.
 	as, bs := make([]float64, ct.Slices), make([]float64, ct.Slices)
+	if q.initIterByViews {
+		q.initIter = ctInitIter(ct.Views)
+	}
 	for s := range slices {
 		sino := ct.Sinogram[s*plane : (s+1)*plane]
 		var init []float32
@@ -543,7 +553,7 @@ func (d *diffusionRecon) reconstructCT(ctx context.Context, rt *onnx.Runtime, ct
 				return nil, err
 			}
 		case "admm-tv":
-			if init, err = ADMMTV(proj, sino, TVConfig{
+			if init, err = ADMMTV(proj, sino, TVConfig{Iter: q.initIter,
 				Callback: func(int, []float32) bool { return ctx.Err() == nil }}); err != nil {
 				return nil, err
 			}

@@ -132,6 +132,7 @@ func TestDiffusionReconstructorsMR(t *testing.T) {
 		"gamma_schedule=cosy": "gamma_schedule",
 		"init=magic":          "init",
 		"init=admm-tv":        "not an MR estimate",
+		"init_iter=-1":        "init_iter",
 	} {
 		k, v, _ := strings.Cut(params, "=")
 		_, err := Run(context.Background(), "dds", in, map[string]string{k: v}, Env{Log: log, Score: testScore})
