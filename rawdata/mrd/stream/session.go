@@ -234,10 +234,11 @@ func (s *Session) run(ctx context.Context, sum *Summary) error {
 				sum.ImagesOut++
 				return nil
 			}
-			if err := s.Handler.Reconstruct(ctx, req, send); err != nil || sendErr != nil {
-				if sendErr != nil {
-					return sendErr
-				}
+			err := s.Handler.Reconstruct(ctx, req, send)
+			if sendErr != nil {
+				return sendErr
+			}
+			if err != nil {
 				return s.refuse(nil, enc, sum, err.Error())
 			}
 			if err := enc.WriteClose(); err != nil {
