@@ -336,6 +336,19 @@ func (z *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// String writes z in GiB or MiB (units ParseSize reads) when it is a
+// whole number of them, else as "N bytes".
+func (z Size) String() string {
+	switch b := int64(z); {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", b>>30)
+	case b >= 1<<20 && b%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", b>>20)
+	default:
+		return fmt.Sprintf("%d bytes", b)
+	}
+}
+
 // ParseSize parses a byte count with an optional unit.
 func ParseSize(s string) (Size, error) {
 	t := strings.TrimSpace(s)

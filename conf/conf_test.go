@@ -30,6 +30,19 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// TestSizeString: whole GiB and MiB are written in that unit and read back
+// to the same size; anything else as a byte count.
+func TestSizeString(t *testing.T) {
+	for in, want := range map[Size]string{4 << 30: "4GiB", 512 << 20: "512MiB", 1536 << 20: "1536MiB", 1000: "1000 bytes", 0: "0 bytes"} {
+		if got := in.String(); got != want {
+			t.Errorf("Size(%d).String() = %q, want %q", int64(in), got, want)
+		}
+		if back, err := ParseSize(want); strings.HasSuffix(want, "iB") && (err != nil || back != in) {
+			t.Errorf("ParseSize(%q) = %d, %v, want %d", want, back, err, int64(in))
+		}
+	}
+}
+
 func TestDefaultsAndErrorsAtOnce(t *testing.T) {
 	c := Default()
 	if d := c.EffectiveDestinations(); len(d) != 1 || d[0].Type != "folder" || d[0].Name != DefaultDestination {

@@ -280,18 +280,7 @@ func cmdConfig(args []string) int {
 			dests = strings.Join(m.Destinations, ", ")
 		}
 		fmt.Printf("mrd: listening on %s; clients from %s; derived series to %s; %d sessions at most, %s each, %s of acquisitions\n",
-			m.Listen, nets, dests, m.MaxSessions, time.Duration(m.Timeout), humanSize(int64(m.MaxBytes)))
+			m.Listen, nets, dests, m.MaxSessions, time.Duration(m.Timeout), m.MaxBytes)
 	}
 	return 0
-}
-
-// humanSize writes a byte count in binary units.
-func humanSize(b int64) string {
-	switch {
-	case b >= 1<<30 && b%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", b>>30)
-	case b >= 1<<20 && b%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", b>>20)
-	}
-	return fmt.Sprintf("%d bytes", b)
 }
