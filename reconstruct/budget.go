@@ -76,7 +76,7 @@ const DefaultBudget = 12 * time.Second
 var budgetInit = map[string]string{"MR": "l1-wavelet", "CT": "admm-tv"}
 
 // ctInitIter is the ADMM-TV start's iteration count under a budget
-// (init_iter; 0: ADMMTV's 100). CCDF re-noises the start at t0 = 0.2, and
+// (init_iter; 0: ADMMTV's admmTVIter, 100). CCDF re-noises the start at t0 = 0.2, and
 // on TRAINING slices 30 iterations gave what 100 give (v2.1 CT prior, 30
 // steps, dB, 30 against 100 iterations; tools/eval/frontier.py tune-*
 // cases: chest / abdomen 32 views 39.77 / 38.11 against 39.78 / 38.12,
@@ -185,7 +185,7 @@ func (q *diffParams) fitBudget(ctx context.Context, den diffusion.Denoiser, moda
 	}
 	ev := log.Info()
 	if modality == "CT" && q.init == "admm-tv" {
-		ev = ev.Int("admm_tv_iterations", cmp.Or(q.initIter, 100)) // the start, already made
+		ev = ev.Int("admm_tv_iterations", cmp.Or(q.initIter, admmTVIter)) // the start, already made
 	}
 	ev.Str("budget_per_slice", q.budget.String()).Dur("spent", spent.Round(time.Millisecond)).
 		Dur("network_per_image", perImage.Round(time.Microsecond)).Dur("data_consistency_per_image", dc.Round(time.Microsecond)).

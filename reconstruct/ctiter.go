@@ -181,6 +181,9 @@ func quantileAbs32(x []float32, q float64) float64 {
 	return float64(a[int(q*float64(len(a)-1))])
 }
 
+// admmTVIter is ADMMTV's iteration count when TVConfig.Iter is 0.
+const admmTVIter = 100
+
 // ADMMTV reconstructs a sinogram (views×NDet) by TV-regularised
 // least squares with x ≥ 0 (unless AllowNegative), solved by ADMM
 // (solve.ADMM; Boyd et al. 2011 §6.4.1), starting from FBP. The split is
@@ -191,7 +194,7 @@ func quantileAbs32(x []float32, q float64) float64 {
 // K = ∇. This is the sparse-view TV reconstruction of Sidky & Pan 2008 in
 // ADMM form.
 func ADMMTV(p *sinogram.Projector, sino []float32, cfg TVConfig) ([]float32, error) {
-	x0, lambda, rho, grad, shrink, err := tvSetup(p, sino, &cfg, 100)
+	x0, lambda, rho, grad, shrink, err := tvSetup(p, sino, &cfg, admmTVIter)
 	if err != nil {
 		return nil, err
 	}

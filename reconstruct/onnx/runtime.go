@@ -58,8 +58,9 @@ func Open(cfg Config, log zerolog.Logger) (*Runtime, error) {
 		// affinity mask and the cgroup's CPU quota). ONNX Runtime's own
 		// default counts physical cores as its cpuinfo sees them, and on
 		// the 2-vCPU virtual machines here it ran one thread: the CT prior
-		// at 256², batch 10, 172 ms per image against 125 ms with two
-		// (BenchmarkShippedCTBatch, docs/benchmarks.md).
+		// at 256², batch 10, 178 ms per image against 131 ms with two
+		// (medians of interleaved rounds of BenchmarkShippedCTBatch,
+		// docs/benchmarks.md).
 		cfg.IntraOpThreads = goruntime.GOMAXPROCS(0)
 	}
 	lib, err := cfg.LibraryPath()
