@@ -307,6 +307,20 @@ type MRDConfig struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
+// Described names the listener's clients and destinations as the config
+// check and serve's start-up summary print them: the allowlist or "any
+// address", the destinations or "none".
+func (m *MRDConfig) Described() (clients, destinations string) {
+	clients, destinations = "any address", "none"
+	if len(m.AllowedNetworks) > 0 {
+		clients = strings.Join(m.AllowedNetworks, ", ")
+	}
+	if len(m.Destinations) > 0 {
+		destinations = strings.Join(m.Destinations, ", ")
+	}
+	return clients, destinations
+}
+
 // Networks returns the parsed allowlist.
 func (m *MRDConfig) Networks() []netip.Prefix {
 	var out []netip.Prefix

@@ -99,13 +99,7 @@ func SummaryLines(cfg *conf.Config, cfgPath string, n NodeAddrs, reconstruction 
 		if a, ok := n.(interface{ MRDAddr() net.Addr }); ok && a.MRDAddr() != nil {
 			addr = a.MRDAddr().String()
 		}
-		nets, dests := "any address", "none"
-		if len(m.AllowedNetworks) > 0 {
-			nets = strings.Join(m.AllowedNetworks, ", ")
-		}
-		if len(m.Destinations) > 0 {
-			dests = strings.Join(m.Destinations, ", ")
-		}
+		nets, dests := m.Described()
 		add("  MRD          %s (MRD streaming, docs/mrd.md) from %s; derived series also to %s", addr, nets, dests)
 	}
 	if n != nil && n.NATSURL() != "" {

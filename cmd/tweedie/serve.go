@@ -271,13 +271,9 @@ func cmdConfig(args []string) int {
 	if m := c.MRD; m.Listen == "" {
 		fmt.Println("mrd: off (mrd.listen not set)")
 	} else {
-		nets := "any address"
-		if len(m.AllowedNetworks) > 0 {
-			nets = strings.Join(m.AllowedNetworks, ", ")
-		}
-		dests := "none (images go back on the connection only)"
-		if len(m.Destinations) > 0 {
-			dests = strings.Join(m.Destinations, ", ")
+		nets, dests := m.Described()
+		if len(m.Destinations) == 0 {
+			dests += " (images go back on the connection only)"
 		}
 		fmt.Printf("mrd: listening on %s; clients from %s; derived series to %s; %d sessions at most, %s each, %s of acquisitions\n",
 			m.Listen, nets, dests, m.MaxSessions, time.Duration(m.Timeout), m.MaxBytes)
