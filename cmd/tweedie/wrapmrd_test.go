@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,21 +22,16 @@ import (
 // Mixed or missing inputs and a non-Cartesian file exit non-zero with the
 // reason.
 func TestWrapISMRMRD(t *testing.T) {
-	peers.Need(t, "ismrmrd_generate_cartesian_shepp_logan")
+	phantom := peers.MRDPhantom(t, "-m", "64", "-c", "4", "-O", "2", "-a", "2", "-w", "24", "-C", "-n", "0.01")
 	dir := t.TempDir()
 	p := func(n string) string { return filepath.Join(dir, n) }
-	gen := exec.Command("ismrmrd_generate_cartesian_shepp_logan", "-m", "64", "-c", "4", "-O", "2", "-a", "2", "-w", "24", "-C", "-n", "0.01", "-o", p("ph.h5"))
-	gen.Dir = dir
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("generator: %v\n%s", err, out)
-	}
-	out := mustRun(t, "wrap", "mr", "--ismrmrd", p("ph.h5"), "--out", p("raw"), "--patient-id", "MRD-1")
+	out := mustRun(t, "wrap", "mr", "--ismrmrd", phantom, "--out", p("raw"), "--patient-id", "MRD-1")
 	raws, _ := filepath.Glob(p("raw/*.dcm"))
 	if len(raws) != 2 || !strings.Contains(out, "series 2") || !strings.Contains(out, "prewhitening") {
 		t.Fatalf("wrote %v:\n%s", raws, out)
 	}
 	dciodvfyClean(t, raws)
-	f, err := mrd.Open(p("ph.h5"), "")
+	f, err := mrd.Open(phantom, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +66,13 @@ func TestWrapISMRMRD(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--ismrmrd", p("ph.h5"), "--kspace", p("k.npy"), "--out", p("x.dcm")}, 2, "one of --kspace and --ismrmrd"},
-		{[]string{"--ismrmrd", p("ph.h5"), "--mask", p("m.npy"), "--out", p("x.dcm")}, 2, "do not go with --ismrmrd"},
-		{[]string{"--ismrmrd", p("ph.h5"), "--group", "other", "--out", p("x.dcm")}, 1, `no group "other"`},
+		{[]string{"--ismrmrd", phantom, "--kspace", p("k.npy"), "--out", p("x.dcm")}, 2, "one of --kspace and --ismrmrd"},
+		{[]string{"--ismrmrd", phantom, "--mask", p("m.npy"), "--out", p("x.dcm")}, 2, "do not go with --ismrmrd"},
+		{[]string{"--ismrmrd", phantom, "--group", "other", "--out", p("x.dcm")}, 1, `no group "other"`},
 		{[]string{"--ismrmrd", p("radial.h5"), "--out", p("x.dcm")}, 1, "non-Cartesian trajectory radial"},
 	} {
 		if strings.Contains(c.args[1], "radial") {
-			b, _ := os.ReadFile(p("ph.h5"))
+			b, _ := os.ReadFile(phantom)
 			b = bytes.Replace(b, []byte("<trajectory>cartesian</trajectory>"), []byte("<trajectory>radial</trajectory>   "), 1)
 			if err := os.WriteFile(p("radial.h5"), b, 0o644); err != nil {
 				t.Fatal(err)
