@@ -80,7 +80,7 @@ func mrdDial(t *testing.T, addr string, send func(e *stream.Encoder) error) []*s
 // Config "identity" and unknown names get ERROR; a panic in a session
 // ends that session only, audited.
 func TestMRDSession(t *testing.T) {
-	peers.Need(t, "ismrmrd_generate_cartesian_shepp_logan")
+	peers.Need(t, peers.MRDGenerator)
 	out := t.TempDir()
 	c := testConfig(t, fmt.Sprintf(`destinations:
   - {name: results, type: folder, path: %s}

@@ -79,7 +79,7 @@ func mrdSession(t *testing.T, addr string, f *mrd.File, config string) []*stream
 // still accepts a C-STORE afterwards and another MRD session. Each session
 // leaves its audit events.
 func TestServeMRD(t *testing.T) {
-	peers.Need(t, "storescu", "Orthanc", "ismrmrd_generate_cartesian_shepp_logan")
+	peers.Need(t, "storescu", "Orthanc", peers.MRDGenerator)
 	o := peers.StartOrthanc(t, nil)
 	port, mport := peers.FreePort(t), peers.FreePort(t)
 	state := t.TempDir()
